@@ -1,1 +1,182 @@
-fn main() {}
+//! `rift`: run tests, re-check stored runs, check any history file.
+//!
+//! Exit codes follow Jepsen: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 internal
+//! error.
+
+mod args;
+mod verdict;
+
+use anyhow::{anyhow, Context, Result};
+use args::{AnalyzeArgs, CheckArgs, Cli, Command, TestArgs};
+use clap::Parser;
+use rift_checker::{CheckResult, CheckerOptions, Validity};
+use rift_core::{store, workload, RunOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use verdict::{print_summary, print_verdict, worst, EXIT_BAD_ARGS, EXIT_INTERNAL};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_ARGS } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging();
+    let res = match cli.command {
+        Command::Test(a) => cmd_test(a, false),
+        Command::TestAll(a) => cmd_test(a, true),
+        Command::Analyze(a) => cmd_analyze(a),
+        Command::Check(a) => cmd_check(a),
+    };
+    match res {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let bad_args = e.downcast_ref::<args::BadArgs>().is_some();
+            eprintln!("rift: {e:#}");
+            ExitCode::from(if bad_args { EXIT_BAD_ARGS } else { EXIT_INTERNAL })
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| rift_core::log::TeeWriter)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}
+
+fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
+    let nodes = a.node_list()?;
+    let concurrency =
+        rift_core::parse_concurrency(&a.concurrency, nodes.len()).map_err(args::bad)?;
+    let bugs = a.bugs()?;
+    if a.db != "mem" {
+        return Err(args::bad(format!(
+            "unknown --db {:?}; this build knows: mem (the in-process system under test)",
+            a.db
+        )));
+    }
+    let workloads: Vec<String> = if all {
+        match &a.workload {
+            Some(w) => vec![w.clone()],
+            None => workload::NAMES.iter().map(|s| s.to_string()).collect(),
+        }
+    } else {
+        vec![a.workload.clone().unwrap_or_else(|| "set".into())]
+    };
+    let mut rows = Vec::new();
+    let mut codes = Vec::new();
+    for w in &workloads {
+        for i in 0..a.test_count.max(1) {
+            let seed = match a.seed {
+                Some(s) => s.wrapping_add(i as u64),
+                None => fresh_seed(),
+            };
+            let o = workload::WorkloadOptions {
+                workload: w.clone(),
+                rate_hz: a.rate,
+                time_limit: Duration::from_secs_f64(a.time_limit),
+                bugs: bugs.clone(),
+            };
+            let opts = RunOptions {
+                store_root: a.store.clone(),
+                time_limit: Some(o.time_limit),
+                op_timeout: Duration::from_secs_f64(a.op_timeout),
+                argv: std::env::args().collect(),
+                progress: true,
+                leave_db_running: a.leave_db_running,
+                ..RunOptions::default()
+            };
+            let test = workload::mem_test(nodes.clone(), concurrency, seed, &o, opts)
+                .map_err(args::bad)?;
+            let outcome = rift_core::run(test)?;
+            print_summary(&outcome.result);
+            for e in &outcome.teardown_errors {
+                eprintln!("teardown error: {e}");
+            }
+            println!(
+                "{} ops in {:.1}s, seed {seed}, stored in {}",
+                outcome.op_count,
+                outcome.elapsed.as_secs_f64(),
+                outcome.dir.path().display()
+            );
+            let code = print_verdict(outcome.result.valid);
+            rows.push((w.clone(), seed, outcome.result.valid, outcome.dir.path().to_path_buf()));
+            codes.push(code);
+            if outcome.interrupted.is_some() || outcome.result.valid != Validity::True {
+                break; // --test-count: stop at the first run that is not valid
+            }
+        }
+        if codes.last().is_some_and(|&c| c != 0) && !all {
+            break;
+        }
+    }
+    if all {
+        print_table(&rows);
+    }
+    Ok(worst(&codes))
+}
+
+fn print_table(rows: &[(String, u64, Validity, PathBuf)]) {
+    println!();
+    println!("{:<12} {:<22} {:<8} store", "workload", "seed", "valid?");
+    for (w, seed, v, dir) in rows {
+        println!("{w:<12} {seed:<22} {:<8} {}", v.to_string(), dir.display());
+    }
+}
+
+fn fresh_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ ((std::process::id() as u64) << 32) ^ 0x9e37_79b9_7f4a_7c15
+}
+
+fn cmd_analyze(a: AnalyzeArgs) -> Result<u8> {
+    let dir = store::resolve_run(&a.store, a.test.as_deref()).map_err(args::bad)?;
+    let test_json = dir.file(store::files::TEST);
+    let text = std::fs::read_to_string(&test_json)
+        .with_context(|| format!("reading {}", test_json.display()))?;
+    let meta: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", test_json.display()))?;
+    let spec = meta
+        .get("spec")
+        .ok_or_else(|| anyhow!("{}: field spec is missing", test_json.display()))?;
+    let checker = workload::checker_for(spec)
+        .map_err(|e| anyhow!("{}: field spec: {e}", test_json.display()))?;
+    let interrupted = meta
+        .get("interrupted")
+        .and_then(|i| i.as_str())
+        .map(|_| rift_core::Interrupt::Requested);
+    println!("analyzing {}", dir.path().display());
+    let result = rift_core::check_run(&dir, &*checker, interrupted.as_ref(), &[])?;
+    print_summary(&result);
+    Ok(print_verdict(result.valid))
+}
+
+fn cmd_check(a: CheckArgs) -> Result<u8> {
+    let opts = CheckerOptions {
+        bank_total: a.total,
+        bank_negative_balances: a.negative_balances,
+        linearizable_set: a.linearizable,
+        ..CheckerOptions::default()
+    };
+    let checker = rift_checker::by_name(&a.checker, &opts).map_err(|e| args::bad(e.to_string()))?;
+    let history = rift_history::read_history_file(&a.file).map_err(args::bad)?;
+    let ctx = match &a.out {
+        Some(dir) => rift_checker::CheckContext::in_dir(dir.clone()),
+        None => rift_checker::CheckContext::none(),
+    };
+    let result: CheckResult = checker.check(&ctx, &history);
+    println!("{}", serde_json::to_string_pretty(&result.to_json())?);
+    Ok(print_verdict(result.valid))
+}

@@ -1,0 +1,189 @@
+//! Command-line arguments, named as Jepsen names them.
+
+use clap::{Args, Parser, Subcommand};
+use rift_core::mem::Bugs;
+use std::fmt;
+use std::path::PathBuf;
+
+/// rift: a Jepsen-class framework for testing distributed systems under faults.
+#[derive(Parser, Debug)]
+#[command(name = "rift", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a test: set up, run the workload, tear down, check, store everything.
+    Test(TestArgs),
+    /// Run every workload (or the one given) and print a table of verdicts.
+    TestAll(TestArgs),
+    /// Re-run the checker over a stored run (default: the latest).
+    Analyze(AnalyzeArgs),
+    /// Check any history file (JSONL, JSON, Jepsen EDN or history.txt) with a named checker.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TestArgs {
+    /// The system under test. `mem`: the in-process store (no root, no network).
+    #[arg(long, default_value = "mem")]
+    pub db: String,
+    /// Workload: set, queue, bank, counter, unique-ids.
+    #[arg(long, short = 'w')]
+    pub workload: Option<String>,
+    /// Comma-separated node names.
+    #[arg(long, default_value = "n1,n2,n3,n4,n5", conflicts_with = "nodes_file")]
+    pub nodes: String,
+    /// A file with one node name per line (`#` comments allowed).
+    #[arg(long)]
+    pub nodes_file: Option<PathBuf>,
+    /// Client threads: a number, or `3n` for three per node.
+    #[arg(long, default_value = "1n")]
+    pub concurrency: String,
+    /// Seconds the workload runs.
+    #[arg(long, default_value_t = 60.0, value_parser = positive_f64)]
+    pub time_limit: f64,
+    /// Run the test this many times, stopping at the first run that is not valid.
+    #[arg(long, default_value_t = 1)]
+    pub test_count: u32,
+    /// Seed for every random choice (logged and stored; same seed, same choices).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Total client operations per second (0: as fast as possible).
+    #[arg(long, default_value_t = 500.0, value_parser = non_negative_f64)]
+    pub rate: f64,
+    /// Plant a bug in the in-memory system: lost-writes, stale-reads, duplicates (repeatable,
+    /// or comma-separated).
+    #[arg(long = "bug", value_delimiter = ',')]
+    pub bug: Vec<String>,
+    /// Probability that a planted bug fires on an eligible op.
+    #[arg(long, default_value_t = 0.05, value_parser = probability)]
+    pub bug_rate: f64,
+    /// Probability that an op of the in-memory system ends with an unknown outcome (`info`).
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub indeterminate_rate: f64,
+    /// Seconds an operation may take before it is recorded as `info` (`:timeout`).
+    #[arg(long, default_value_t = 10.0, value_parser = positive_f64)]
+    pub op_timeout: f64,
+    /// Leave the database running after the test.
+    #[arg(long)]
+    pub leave_db_running: bool,
+    /// The store directory.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// A run directory, or a test directory (its latest run). Default: the store's latest.
+    #[arg(long, short = 't')]
+    pub test: Option<PathBuf>,
+    /// The store directory.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Checker: stats, exceptions, set, set-full, counter, unique-ids, total-queue, bank.
+    #[arg(long)]
+    pub checker: String,
+    /// Bank: the total every read must sum to (default: the first read's total).
+    #[arg(long)]
+    pub total: Option<i64>,
+    /// Bank: allow negative balances.
+    #[arg(long)]
+    pub negative_balances: bool,
+    /// set-full: treat stale reads as errors (the set claims linearizability).
+    #[arg(long)]
+    pub linearizable: bool,
+    /// Directory where checkers may write files (plots, per-key results).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The history file.
+    pub file: PathBuf,
+}
+
+impl TestArgs {
+    /// The node names from --nodes or --nodes-file.
+    pub fn node_list(&self) -> Result<Vec<String>, BadArgs> {
+        let nodes: Vec<String> = match &self.nodes_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad(format!("--nodes-file {}: {e}", path.display())))?;
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            None => self
+                .nodes
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        };
+        if nodes.is_empty() {
+            return Err(bad("no nodes given (--nodes n1,n2,... or --nodes-file FILE)"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = nodes.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(bad(format!("node {dup:?} is listed twice")));
+        }
+        Ok(nodes)
+    }
+
+    /// The planted bugs.
+    pub fn bugs(&self) -> Result<Bugs, BadArgs> {
+        let mut b = Bugs {
+            rate: self.bug_rate,
+            indeterminate: self.indeterminate_rate,
+            ..Bugs::default()
+        };
+        for name in &self.bug {
+            b.enable(name.trim()).map_err(|e| bad(format!("--bug: {e}")))?;
+        }
+        Ok(b)
+    }
+}
+
+/// A bad-arguments error: exit code 254.
+#[derive(Debug)]
+pub struct BadArgs(pub String);
+
+impl fmt::Display for BadArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadArgs {}
+
+/// Wraps a message as a bad-arguments error.
+pub fn bad(msg: impl fmt::Display) -> BadArgs {
+    BadArgs(msg.to_string())
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("expected a positive number of seconds, got {s:?}")),
+    }
+}
+
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("expected a number >= 0, got {s:?}")),
+    }
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a probability between 0 and 1, got {s:?}")),
+    }
+}

@@ -1,0 +1,218 @@
+//! Workloads: a generator, a client and a checker that belong together, as Jepsen's
+//! `jepsen.tests.*` provide them. For now they run against the in-memory system (`--db mem`);
+//! real systems arrive as suites.
+//!
+//! | workload | ops | final phase | checker |
+//! |---|---|---|---|
+//! | `set` | `add` unique ints, `read` (1 in 10) | one `read` | set-full + stats + exceptions |
+//! | `queue` | `enqueue` unique ints, `dequeue` | one `drain` | total-queue + stats + exceptions |
+//! | `bank` | `transfer` between accounts, `read` (1 in 4) | one `read` | bank + stats + exceptions |
+//! | `counter` | `add` 1..5, `read` (1 in 4) | one `read` | counter + stats + exceptions |
+//! | `unique-ids` | `generate` | none | unique-ids + stats + exceptions |
+
+use crate::mem::{Bugs, MemClient, MemDb, MemSystem, MemWorkload};
+use crate::spec::{RunOptions, Test};
+use crate::traits::NoopNemesis;
+use rand::Rng;
+use rift_checker::{Checker, CheckerOptions, Compose};
+use rift_generator::{self as gen, Gen, GenOp};
+use rift_history::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The workloads `rift test` knows.
+pub const NAMES: &[&str] = &["set", "queue", "bank", "counter", "unique-ids"];
+
+/// Bank defaults, as Jepsen's bank test: 8 accounts, 100 in total, transfers of 1..=5.
+pub const BANK_ACCOUNTS: i64 = 8;
+/// The bank's total.
+pub const BANK_TOTAL: i64 = 100;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct WorkloadOptions {
+    /// One of [`NAMES`].
+    pub workload: String,
+    /// Total client ops per second (0 = as fast as possible).
+    pub rate_hz: f64,
+    /// How long the main phase runs.
+    pub time_limit: Duration,
+    /// Planted bugs in the in-memory system.
+    pub bugs: Bugs,
+}
+
+/// The test spec recorded in `test.json`, from which `rift analyze` rebuilds the checker.
+pub fn spec_json(db: &str, o: &WorkloadOptions) -> serde_json::Value {
+    serde_json::json!({
+        "db": db,
+        "workload": o.workload,
+        "rate-hz": o.rate_hz,
+        "bugs": o.bugs.names(),
+        "bug-rate": o.bugs.rate,
+        "indeterminate-rate": o.bugs.indeterminate,
+        "bank-total": BANK_TOTAL,
+        "bank-accounts": BANK_ACCOUNTS,
+    })
+}
+
+/// Builds a test of a workload against the in-memory system.
+pub fn mem_test(
+    nodes: Vec<String>,
+    concurrency: u32,
+    seed: u64,
+    o: &WorkloadOptions,
+    opts: RunOptions,
+) -> Result<Test, String> {
+    let kind = match o.workload.as_str() {
+        "set" => MemWorkload::Set,
+        "queue" => MemWorkload::Queue,
+        "bank" => MemWorkload::Bank,
+        "counter" => MemWorkload::Counter,
+        "unique-ids" => MemWorkload::UniqueIds,
+        other => {
+            return Err(format!(
+                "unknown workload {other:?} for --db mem; known: {}",
+                NAMES.join(", ")
+            ))
+        }
+    };
+    let accounts: BTreeMap<i64, i64> = (0..BANK_ACCOUNTS)
+        .map(|a| (a, if a == 0 { BANK_TOTAL } else { 0 }))
+        .collect();
+    let system = MemSystem::with_accounts(o.bugs.clone(), seed, accounts);
+    let spec = spec_json("mem", o);
+    let checker = checker_for(&spec)?;
+    Ok(Test {
+        name: format!("mem-{}", o.workload),
+        nodes,
+        concurrency,
+        db: Arc::new(MemDb {
+            system: system.clone(),
+        }),
+        client: Box::new(MemClient {
+            system,
+            workload: kind,
+        }),
+        nemesis: Box::new(NoopNemesis),
+        generator: generator(&o.workload, o.rate_hz, o.time_limit)?,
+        checker,
+        seed,
+        opts,
+        spec,
+    })
+}
+
+/// The generator of a workload: a timed main phase on the clients, then its final phase.
+pub fn generator(workload: &str, rate_hz: f64, time_limit: Duration) -> Result<Gen, String> {
+    let counter = Arc::new(AtomicI64::new(0));
+    let next = move || counter.fetch_add(1, Ordering::Relaxed);
+    let (main, last): (Gen, Option<GenOp>) = match workload {
+        "set" => (
+            gen::from_fn(move |ctx| {
+                Some(if ctx.rng().random_ratio(1, 10) {
+                    GenOp::invoke("read", Value::Nil)
+                } else {
+                    GenOp::invoke("add", next())
+                })
+            }),
+            Some(GenOp::invoke("read", Value::Nil)),
+        ),
+        "queue" => (
+            gen::from_fn(move |ctx| {
+                Some(if ctx.rng().random_bool(0.5) {
+                    GenOp::invoke("dequeue", Value::Nil)
+                } else {
+                    GenOp::invoke("enqueue", next())
+                })
+            }),
+            Some(GenOp::invoke("drain", Value::Nil)),
+        ),
+        "bank" => (
+            gen::from_fn(|ctx| {
+                let mut rng = ctx.rng();
+                Some(if rng.random_ratio(1, 4) {
+                    GenOp::invoke("read", Value::Nil)
+                } else {
+                    let from = rng.random_range(0..BANK_ACCOUNTS);
+                    let to = (from + rng.random_range(1..BANK_ACCOUNTS)) % BANK_ACCOUNTS;
+                    let amount = rng.random_range(1..=5i64);
+                    GenOp::invoke(
+                        "transfer",
+                        Value::Map(vec![
+                            (Value::kw("from"), from.into()),
+                            (Value::kw("to"), to.into()),
+                            (Value::kw("amount"), amount.into()),
+                        ]),
+                    )
+                })
+            }),
+            Some(GenOp::invoke("read", Value::Nil)),
+        ),
+        "counter" => (
+            gen::from_fn(|ctx| {
+                let mut rng = ctx.rng();
+                Some(if rng.random_ratio(1, 4) {
+                    GenOp::invoke("read", Value::Nil)
+                } else {
+                    GenOp::invoke("add", rng.random_range(1..=5i64))
+                })
+            }),
+            Some(GenOp::invoke("read", Value::Nil)),
+        ),
+        "unique-ids" => (
+            gen::from_fn(|_| Some(GenOp::invoke("generate", Value::Nil))),
+            None,
+        ),
+        other => {
+            return Err(format!(
+                "unknown workload {other:?}; known: {}",
+                NAMES.join(", ")
+            ))
+        }
+    };
+    let main = if rate_hz > 0.0 {
+        gen::stagger((1e9 / rate_hz) as i64, main)
+    } else {
+        main
+    };
+    let main = gen::time_limit(time_limit.as_nanos() as i64, gen::clients(main));
+    let mut phases = vec![main];
+    if let Some(op) = last {
+        phases.push(gen::clients(gen::once(op)));
+    }
+    Ok(gen::phases(phases))
+}
+
+/// The checker a stored spec calls for (`rift analyze` uses this on `test.json`'s `spec`).
+pub fn checker_for(spec: &serde_json::Value) -> Result<Box<dyn Checker>, String> {
+    let workload = spec
+        .get("workload")
+        .and_then(|w| w.as_str())
+        .ok_or("the test spec names no workload")?;
+    let mut opts = CheckerOptions::default();
+    let name = match workload {
+        "set" => "set-full",
+        "queue" => "total-queue",
+        "bank" => {
+            opts.bank_total = Some(
+                spec.get("bank-total")
+                    .and_then(|t| t.as_i64())
+                    .unwrap_or(BANK_TOTAL),
+            );
+            "bank"
+        }
+        "counter" => "counter",
+        "unique-ids" => "unique-ids",
+        other => return Err(format!("no checker for workload {other:?}")),
+    };
+    let main = rift_checker::by_name(name, &opts).map_err(|e| e.to_string())?;
+    let stats = rift_checker::by_name("stats", &opts).map_err(|e| e.to_string())?;
+    let exceptions = rift_checker::by_name("exceptions", &opts).map_err(|e| e.to_string())?;
+    Ok(Box::new(Compose::new(vec![
+        ("workload".to_string(), main),
+        ("stats".to_string(), stats),
+        ("exceptions".to_string(), exceptions),
+    ])))
+}
