@@ -81,7 +81,12 @@ fn check_read(
         .collect();
     if !unexpected.is_empty() {
         let n = unexpected.len() as f64;
-        return err("unexpected-key", n, ("unexpected", sorted_values_json(unexpected)), 0);
+        return err(
+            "unexpected-key",
+            n,
+            ("unexpected", sorted_values_json(unexpected)),
+            0,
+        );
     }
     let nils: Map<String, Json> = m
         .iter()
@@ -148,14 +153,21 @@ impl Checker for Bank {
             .enumerate()
             .filter(|(_, o)| o.is_client() && o.is_ok() && o.f.is_name("read"))
             .collect();
-        let first = reads.first().and_then(|(_, o)| o.value.as_map()).unwrap_or(&[]);
+        let first = reads
+            .first()
+            .and_then(|(_, o)| o.value.as_map())
+            .unwrap_or(&[]);
         let accounts: HashSet<&Value> = match &self.accounts {
             Some(a) => a.iter().collect(),
             None => first.iter().map(|(k, _)| k).collect(),
         };
         let total = match self.total {
             Some(t) => i128::from(t),
-            None => first.iter().filter_map(|(_, v)| v.as_i64()).map(i128::from).sum(),
+            None => first
+                .iter()
+                .filter_map(|(_, v)| v.as_i64())
+                .map(i128::from)
+                .sum(),
         };
         let mut by_type: BTreeMap<&'static str, Vec<BankError>> = BTreeMap::new();
         for (pos, op) in &reads {

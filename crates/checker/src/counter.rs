@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, HashMap};
 /// Jepsen's `counter`: a counter starts at 0, `add` ops change it by their value, `read`s
 /// return it.
 ///
-/// Walking the history in order with bounds `lower` and `upper` (both 0 at first): an `add`
-/// of `d > 0` raises `upper` by `d` at its invocation and `lower` at its ok completion; a
-/// negative `d` lowers `lower` at invocation and `upper` at ok completion (Jepsen allows only
-/// increments; decrements are the mirror image). Adds that completed `fail` never count; `info`
-/// and pending adds stay possible for ever. A read must return a value between `lower` at its
-/// invocation and `upper` at its completion. `reads` lists every ok read as
+/// A read must return a value between `lower` and `upper`: `lower` sums the increments that
+/// completed ok before the read was invoked and every decrement invoked before it completed;
+/// `upper` sums every increment invoked before the read completed and the decrements that
+/// completed ok before it was invoked. With increments only this is Jepsen's rule (lower bound
+/// at the read's invocation, upper bound at its completion); Jepsen allows no decrements, here
+/// they are the mirror image. Adds that completed `fail` never count; `info` and pending adds
+/// stay possible for ever. `reads` lists every ok read as
 /// `[lower, value, upper]`, `errors` those out of bounds (anomaly type `out-of-bounds`). A
 /// non-integer add or read value makes the result unknown (`malformed` lists the ops).
 #[derive(Clone, Copy, Debug, Default)]
@@ -22,8 +23,10 @@ pub struct Counter;
 
 impl Checker for Counter {
     fn check(&self, _ctx: &CheckContext, history: &History) -> CheckResult {
-        let (mut lower, mut upper) = (0i128, 0i128);
-        let mut pending: HashMap<usize, i128> = HashMap::new();
+        // Sums of positive / negative deltas, invoked (possibly applied) and ok (applied).
+        let (mut pos_inv, mut pos_ok, mut neg_inv, mut neg_ok) = (0i128, 0i128, 0i128, 0i128);
+        // Read invocation position -> (pos_ok, neg_ok) when it was invoked.
+        let mut pending: HashMap<usize, (i128, i128)> = HashMap::new();
         let mut reads: Vec<Json> = Vec::new();
         let mut errors: Vec<Json> = Vec::new();
         let mut malformed: Vec<Json> = Vec::new();
@@ -33,7 +36,9 @@ impl Checker for Counter {
             }
             if op.f.is_name("add") {
                 let failed = op.is_invoke()
-                    && history.completion(pos).is_some_and(|c| c.ty == OpType::Fail);
+                    && history
+                        .completion(pos)
+                        .is_some_and(|c| c.ty == OpType::Fail);
                 if failed || !(op.is_invoke() || op.is_ok()) {
                     continue;
                 }
@@ -42,23 +47,27 @@ impl Checker for Counter {
                     continue;
                 };
                 match (op.is_invoke(), d >= 0) {
-                    (true, true) => upper += d,
-                    (true, false) => lower += d,
-                    (false, true) => lower += d,
-                    (false, false) => upper += d,
+                    (true, true) => pos_inv += d,
+                    (true, false) => neg_inv += d,
+                    (false, true) => pos_ok += d,
+                    (false, false) => neg_ok += d,
                 }
             } else if op.f.is_name("read") {
                 if op.is_invoke() {
-                    pending.insert(pos, lower);
+                    pending.insert(pos, (pos_ok, neg_ok));
                 } else if op.is_ok() {
                     let inv = history.pair_of(pos);
-                    let lo = inv.and_then(|i| pending.remove(&i)).unwrap_or(lower);
+                    let at_inv = inv.and_then(|i| pending.remove(&i));
+                    let (p_ok, n_ok) = at_inv.unwrap_or((pos_ok, neg_ok));
                     let Some(v) = op.value.as_i64().map(i128::from) else {
                         malformed.push(op_json(op));
                         continue;
                     };
-                    let entry = Json::Array(vec![big(lo), big(v), big(upper)]);
-                    if !(lo <= v && v <= upper) {
+                    // Lowest: increments done before the read began, every decrement begun
+                    // before it ended; highest: the mirror image.
+                    let (lo, hi) = (p_ok + neg_inv, pos_inv + n_ok);
+                    let entry = Json::Array(vec![big(lo), big(v), big(hi)]);
+                    if !(lo <= v && v <= hi) {
                         errors.push(entry.clone());
                     }
                     reads.push(entry);

@@ -53,11 +53,13 @@ struct ElemResult {
 }
 
 fn time_ns(history: &History, pos: Option<usize>) -> i64 {
-    pos.and_then(|p| history.get(p)).and_then(|o| o.time).unwrap_or(0)
+    pos.and_then(|p| history.get(p))
+        .and_then(|o| o.time)
+        .unwrap_or(0)
 }
 
 fn outcome(history: &History, id: usize, e: &Elem) -> ElemResult {
-    let before = |a: Option<usize>, b: usize| a.map_or(true, |a| a < b);
+    let before = |a: Option<usize>, b: usize| a.is_none_or(|a| a < b);
     let stable = e.last_present.is_some_and(|p| before(e.last_absent, p));
     let lost = match (e.known, e.last_absent) {
         (Some(k), Some(a)) => before(e.last_present, a) && k < a,
@@ -89,6 +91,7 @@ fn scan<'a>(
     let mut elems: Vec<Elem> = Vec::new();
     let mut ids: HashMap<&Value, usize> = HashMap::new();
     let mut stamp: Vec<u64> = Vec::new();
+    let mut seen: Vec<u64> = Vec::new();
     let mut dups: BTreeMap<&Value, u64> = BTreeMap::new();
     let mut read_no = 0u64;
     for (pos, op) in history.ops().iter().enumerate() {
@@ -109,6 +112,7 @@ fn scan<'a>(
                         ids.insert(&op.value, elems.len());
                         elems.push(fresh);
                         stamp.push(0);
+                        seen.push(0);
                     }
                 }
             } else if op.is_ok() {
@@ -119,21 +123,29 @@ fn scan<'a>(
         } else if op.f.is_name("read") && op.is_ok() {
             read_no += 1;
             let inv = history.pair_of(pos).unwrap_or(pos);
-            let mut freq: HashMap<&Value, u64> = HashMap::new();
+            // One hash lookup per read element: tracked elements count in `seen`, the rest
+            // (never added) in a map, for duplicates only.
+            let mut untracked: HashMap<&Value, u64> = HashMap::new();
             for v in read_elements(op)? {
-                *freq.entry(v).or_insert(0) += 1;
+                match ids.get(v) {
+                    Some(&id) if stamp[id] == read_no => seen[id] += 1,
+                    Some(&id) => {
+                        stamp[id] = read_no;
+                        seen[id] = 1;
+                    }
+                    None => *untracked.entry(v).or_insert(0) += 1,
+                }
             }
-            for (v, n) in freq {
-                if n > 1 {
-                    let d = dups.entry(v).or_insert(0);
-                    *d = (*d).max(n);
-                }
-                if let Some(&id) = ids.get(v) {
-                    stamp[id] = read_no;
-                }
+            for (v, n) in untracked.into_iter().filter(|(_, n)| *n > 1) {
+                let d = dups.entry(v).or_insert(0);
+                *d = (*d).max(n);
             }
             for (id, e) in elems.iter_mut().enumerate() {
                 if stamp[id] == read_no {
+                    if seen[id] > 1 {
+                        let d = dups.entry(e.element).or_insert(0);
+                        *d = (*d).max(seen[id]);
+                    }
                     e.known.get_or_insert(pos);
                     if e.last_present.is_none_or(|p| p < inv) {
                         e.last_present = Some(inv);
@@ -174,7 +186,9 @@ impl Checker for SetFull {
         let of = |o: Outcome| results.iter().filter(move |r| r.outcome == o);
         let stable_count = of(Outcome::Stable).count();
         let lost: Vec<&Value> = of(Outcome::Lost).map(|r| elems[r.id].element).collect();
-        let never: Vec<&Value> = of(Outcome::NeverRead).map(|r| elems[r.id].element).collect();
+        let never: Vec<&Value> = of(Outcome::NeverRead)
+            .map(|r| elems[r.id].element)
+            .collect();
         let mut stale: Vec<&ElemResult> = of(Outcome::Stable)
             .filter(|r| r.stable_latency_ns.unwrap_or(0) > 0)
             .collect();

@@ -71,7 +71,13 @@ pub fn quantiles(values: &[i64]) -> Option<Json> {
     sorted.sort_unstable();
     let n = sorted.len();
     let mut m = Map::new();
-    for (key, p) in [("0", 0.0), ("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99), ("1", 1.0)] {
+    for (key, p) in [
+        ("0", 0.0),
+        ("0.5", 0.5),
+        ("0.95", 0.95),
+        ("0.99", 0.99),
+        ("1", 1.0),
+    ] {
         let idx = ((n as f64 * p).floor() as usize).min(n - 1);
         m.insert(key.into(), sorted[idx].into());
     }
@@ -129,9 +135,15 @@ mod tests {
 
     #[test]
     fn interval_sets_match_jepsen() {
-        let vs: Vec<Value> = [5, 0, 1, 2, 7, 8, 9, 11].into_iter().map(Value::from).collect();
+        let vs: Vec<Value> = [5, 0, 1, 2, 7, 8, 9, 11]
+            .into_iter()
+            .map(Value::from)
+            .collect();
         let refs: Vec<&Value> = vs.iter().collect();
-        assert_eq!(interval_set(&refs), Json::String("#{0..2 5 7..9 11}".into()));
+        assert_eq!(
+            interval_set(&refs),
+            Json::String("#{0..2 5 7..9 11}".into())
+        );
         assert_eq!(interval_set(&[]), Json::String("#{}".into()));
         let mixed = [Value::kw("a"), Value::from(1)];
         let refs: Vec<&Value> = mixed.iter().collect();
@@ -150,8 +162,12 @@ mod tests {
 
     #[test]
     fn multiset_algebra() {
-        let a: Multiset = [(Value::from(1), 3), (Value::from(2), 1)].into_iter().collect();
-        let b: Multiset = [(Value::from(1), 1), (Value::from(3), 2)].into_iter().collect();
+        let a: Multiset = [(Value::from(1), 3), (Value::from(2), 1)]
+            .into_iter()
+            .collect();
+        let b: Multiset = [(Value::from(1), 1), (Value::from(3), 2)]
+            .into_iter()
+            .collect();
         assert_eq!(ms_json(&ms_minus(&a, &b)), serde_json::json!([1, 1, 2]));
         assert_eq!(ms_json(&ms_intersect(&a, &b)), serde_json::json!([1]));
         assert_eq!(ms_count(&a), 4);

@@ -14,15 +14,24 @@ fn merge_prefers_false_then_unknown() {
     assert_eq!(Validity::merge(Unknown, False), False);
     assert_eq!(Validity::merge(False, Unknown), False);
     assert_eq!(Validity::merge_all([]), True);
-    assert_eq!([True, Unknown, True].into_iter().collect::<Validity>(), Unknown);
-    assert_eq!([True, Unknown, False].into_iter().collect::<Validity>(), False);
+    assert_eq!(
+        [True, Unknown, True].into_iter().collect::<Validity>(),
+        Unknown
+    );
+    assert_eq!(
+        [True, Unknown, False].into_iter().collect::<Validity>(),
+        False
+    );
     assert_eq!(Unknown.to_string(), "unknown");
     assert_eq!(False.to_string(), "false");
 }
 
 #[test]
 fn validity_serde() {
-    assert_eq!(serde_json::to_string(&Validity::Unknown).unwrap(), r#""unknown""#);
+    assert_eq!(
+        serde_json::to_string(&Validity::Unknown).unwrap(),
+        r#""unknown""#
+    );
     assert_eq!(serde_json::to_string(&Validity::True).unwrap(), "true");
     let v: Validity = serde_json::from_str("false").unwrap();
     assert_eq!(v, Validity::False);
@@ -44,7 +53,10 @@ fn json_shape_and_round_trip() {
     let back = CheckResult::from_json(&r.to_json()).unwrap();
     assert_eq!(back, r);
     let u = CheckResult::unknown("Set was never read");
-    assert_eq!(u.to_json(), json!({"valid?": "unknown", "error": "Set was never read"}));
+    assert_eq!(
+        u.to_json(),
+        json!({"valid?": "unknown", "error": "Set was never read"})
+    );
     assert_eq!(
         u.to_json_string(),
         r#"{"valid?":"unknown","error":"Set was never read"}"#
@@ -88,15 +100,24 @@ impl Checker for Panics {
 fn compose_merges_and_nests() {
     let h = B::new().build();
     let c = Compose::new(vec![
-        ("a", Box::new(Fixed(Validity::True, "a")) as Box<dyn Checker>),
+        (
+            "a",
+            Box::new(Fixed(Validity::True, "a")) as Box<dyn Checker>,
+        ),
         ("b", Box::new(Fixed(Validity::Unknown, "b"))),
     ]);
     let r = c.check(&CheckContext::none(), &h);
     assert_eq!(r.valid, Validity::Unknown);
-    assert_eq!(r.to_json(), json!({"valid?": "unknown", "a": {"valid?": true, "tag": "a"},
-        "b": {"valid?": "unknown", "tag": "b"}}));
+    assert_eq!(
+        r.to_json(),
+        json!({"valid?": "unknown", "a": {"valid?": true, "tag": "a"},
+        "b": {"valid?": "unknown", "tag": "b"}})
+    );
     let c = Compose::new(vec![
-        ("u", Box::new(Fixed(Validity::Unknown, "u")) as Box<dyn Checker>),
+        (
+            "u",
+            Box::new(Fixed(Validity::Unknown, "u")) as Box<dyn Checker>,
+        ),
         ("f", Box::new(Fixed(Validity::False, "bad"))),
         ("t", Box::new(Fixed(Validity::True, "t"))),
     ]);
@@ -109,10 +130,16 @@ fn compose_merges_and_nests() {
     let each = c.check_each(&CheckContext::none(), &h);
     let names: Vec<&str> = each.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["u", "f", "t"]);
-    let one = Compose::new(vec![("only", Box::new(Fixed(Validity::True, "x")) as Box<dyn Checker>)]);
+    let one = Compose::new(vec![(
+        "only",
+        Box::new(Fixed(Validity::True, "x")) as Box<dyn Checker>,
+    )]);
     assert_eq!(one.check(&CheckContext::none(), &h).valid, Validity::True);
     let empty = Compose::new(Vec::<(String, Box<dyn Checker>)>::new());
-    assert_eq!(empty.check(&CheckContext::none(), &h).to_json(), json!({"valid?": true}));
+    assert_eq!(
+        empty.check(&CheckContext::none(), &h).to_json(),
+        json!({"valid?": true})
+    );
 }
 
 #[test]
@@ -149,7 +176,10 @@ fn context_dirs_and_files() {
 fn by_name_builds_every_checker() {
     let opts = CheckerOptions::default();
     let h = B::new().build();
-    for name in names().iter().chain(["unhandled-exceptions", "queue"].iter()) {
+    for name in names()
+        .iter()
+        .chain(["unhandled-exceptions", "queue"].iter())
+    {
         let c = by_name(name, &opts).unwrap();
         let v = c.check(&CheckContext::none(), &h).valid;
         let expect = if *name == "set" || *name == "set-full" {
@@ -160,7 +190,10 @@ fn by_name_builds_every_checker() {
         assert_eq!(v, expect, "{name} on the empty history");
     }
     let e = by_name("linear", &opts).err().unwrap().to_string();
-    assert!(e.starts_with("unknown checker \"linear\"; valid names: stats, exceptions"), "{e}");
+    assert!(
+        e.starts_with("unknown checker \"linear\"; valid names: stats, exceptions"),
+        "{e}"
+    );
     assert!(e.ends_with("unhandled-exceptions, queue"), "{e}");
     assert_eq!(names().len(), 8);
     let _ = Value::Nil;
@@ -176,6 +209,8 @@ fn by_name_passes_bank_options() {
         .inv(0, "read", Value::Nil)
         .ok(0, "read", common::map_of(&[(0, Some(5)), (1, Some(4))]))
         .build();
-    let r = by_name("bank", &opts).unwrap().check(&CheckContext::none(), &h);
+    let r = by_name("bank", &opts)
+        .unwrap()
+        .check(&CheckContext::none(), &h);
     assert_eq!(r.anomaly_types, ["wrong-total"]);
 }

@@ -127,7 +127,9 @@ impl TestArgs {
                 .collect(),
         };
         if nodes.is_empty() {
-            return Err(bad("no nodes given (--nodes n1,n2,... or --nodes-file FILE)"));
+            return Err(bad(
+                "no nodes given (--nodes n1,n2,... or --nodes-file FILE)",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = nodes.iter().find(|n| !seen.insert(n.as_str())) {
@@ -144,7 +146,8 @@ impl TestArgs {
             ..Bugs::default()
         };
         for name in &self.bug {
-            b.enable(name.trim()).map_err(|e| bad(format!("--bug: {e}")))?;
+            b.enable(name.trim())
+                .map_err(|e| bad(format!("--bug: {e}")))?;
         }
         Ok(b)
     }

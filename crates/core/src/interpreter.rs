@@ -233,7 +233,12 @@ pub(crate) async fn interpret(
     writer: JsonlWriter<File>,
     opts: &RunOptions,
     stop: Stop,
-) -> (u64, Option<Interrupt>, Box<dyn Nemesis>, Option<std::io::Error>) {
+) -> (
+    u64,
+    Option<Interrupt>,
+    Box<dyn Nemesis>,
+    Option<std::io::Error>,
+) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
     let mut to_worker = HashMap::new();
     let mut client_tasks = Vec::new();

@@ -130,7 +130,12 @@ impl MemSystem {
     }
 
     fn chance(&self, p: f64) -> bool {
-        p > 0.0 && self.rng.lock().unwrap_or_else(|e| e.into_inner()).random_bool(p.min(1.0))
+        p > 0.0
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .random_bool(p.min(1.0))
     }
 
     fn bug(&self, on: bool) -> bool {
@@ -222,7 +227,10 @@ impl Client for MemClient {
 fn unknown(op: &Op, workload: MemWorkload) -> RiftError {
     RiftError::new(
         "unknown-f",
-        format!("the {workload:?} workload has no operation {:?}", op.f_name()),
+        format!(
+            "the {workload:?} workload has no operation {:?}",
+            op.f_name()
+        ),
     )
 }
 

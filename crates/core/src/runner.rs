@@ -88,14 +88,16 @@ pub async fn run_async(test: Test, stop: Stop) -> Result<RunOutcome, RunError> {
     dir.write_json(files::TEST, &meta)
         .map_err(store_err(&dir.file(files::TEST)))?;
     let res = run_phases(test, &info, &dir, stop, &mut meta).await;
-    let out = res.map(|(result, op_count, interrupted, teardown_errors)| RunOutcome {
-        dir: dir.clone(),
-        result,
-        op_count,
-        interrupted,
-        teardown_errors,
-        elapsed: started.elapsed(),
-    });
+    let out = res.map(
+        |(result, op_count, interrupted, teardown_errors)| RunOutcome {
+            dir: dir.clone(),
+            result,
+            op_count,
+            interrupted,
+            teardown_errors,
+            elapsed: started.elapsed(),
+        },
+    );
     crate::log::detach();
     out
 }
@@ -220,7 +222,9 @@ pub fn check_run(
             .details
             .insert("teardown-errors".into(), serde_json::json!(teardown_errors));
     }
-    dir.write_json(files::RESULTS, &result.to_json())
+    let mut text = result.to_json_pretty();
+    text.push('\n');
+    dir.write(files::RESULTS, text.as_bytes())
         .map_err(store_err(&dir.file(files::RESULTS)))?;
     Ok(result)
 }
@@ -299,7 +303,8 @@ fn snarf_logs(db: &Arc<dyn Db>, info: &TestInfo, dir: &RunDir) {
                 continue;
             };
             let dest_dir = dir.file(&crate::store::safe_name(node));
-            let res = fs::create_dir_all(&dest_dir).and_then(|_| fs::copy(&file, dest_dir.join(name)));
+            let res =
+                fs::create_dir_all(&dest_dir).and_then(|_| fs::copy(&file, dest_dir.join(name)));
             if let Err(e) = res {
                 tracing::warn!(node, file = %file.display(), "could not copy log: {e}");
             }

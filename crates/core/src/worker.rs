@@ -72,8 +72,7 @@ pub(crate) async fn client_worker(
                     None => op
                         .complete(OpType::Fail, op.value.clone())
                         .with_error(Value::kw("no-client")),
-                    Some(c) => match tokio::time::timeout(op_timeout, c.invoke(&test, &op)).await
-                    {
+                    Some(c) => match tokio::time::timeout(op_timeout, c.invoke(&test, &op)).await {
                         Ok(Ok(done)) => sanitize(&op, done),
                         Ok(Err(e)) => crashed(&op, &e),
                         Err(_) => timed_out(&op),

@@ -242,7 +242,10 @@ impl Generator for Seq {
     }
 
     fn update(&self, ctx: &Context, event: &Op) -> Option<Gen> {
-        let cur = self.head.clone().or_else(|| self.gens.get(self.pos).cloned())?;
+        let cur = self
+            .head
+            .clone()
+            .or_else(|| self.gens.get(self.pos).cloned())?;
         let g = cur.update(ctx, event)?;
         Some(Box::new(Seq {
             gens: self.gens.clone(),

@@ -35,7 +35,11 @@ impl ThreadSet {
         let words = n.div_ceil(64);
         ThreadSet {
             inline: [0; 2],
-            heap: if words > 2 { vec![0; words] } else { Vec::new() },
+            heap: if words > 2 {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -237,7 +241,8 @@ impl Context {
 
     /// True when the thread is visible in this view.
     pub fn is_visible(&self, t: Thread) -> bool {
-        self.thread_index(t).is_some_and(|i| self.visible.contains(i))
+        self.thread_index(t)
+            .is_some_and(|i| self.visible.contains(i))
     }
 
     /// True when the thread is visible and free.
@@ -254,12 +259,9 @@ impl Context {
     /// becomes `i + concurrency` after each crash).
     pub fn process_of(&self, t: Thread) -> Process {
         match t {
-            Thread::Client(i) => Process::Client(
-                self.processes
-                    .get(i as usize)
-                    .copied()
-                    .unwrap_or(i as i64),
-            ),
+            Thread::Client(i) => {
+                Process::Client(self.processes.get(i as usize).copied().unwrap_or(i as i64))
+            }
             Thread::Nemesis => Process::Nemesis,
         }
     }

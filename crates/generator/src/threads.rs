@@ -37,7 +37,9 @@ struct OnThreads {
 
 impl OnThreads {
     fn sub(&self, ctx: &Context) -> Context {
-        let m = self.masks.get(ctx, |c| vec![c.thread_mask(|t| (self.pred)(t))]);
+        let m = self
+            .masks
+            .get(ctx, |c| vec![c.thread_mask(|t| (self.pred)(t))]);
         ctx.restrict(&m[0])
     }
 
@@ -187,7 +189,10 @@ impl EachThread {
 
     fn with_state(&self, ctx: &Context, i: usize, st: PerThread) -> Gen {
         let mut states = self.states.to_vec();
-        states.resize(ctx.all_thread_count().max(states.len()), PerThread::default());
+        states.resize(
+            ctx.all_thread_count().max(states.len()),
+            PerThread::default(),
+        );
         states[i] = st;
         Box::new(EachThread {
             fresh: self.fresh.clone(),
@@ -281,7 +286,8 @@ struct Reserve {
 impl Reserve {
     fn masks(&self, ctx: &Context) -> Arc<Vec<ThreadSet>> {
         self.masks.get(ctx, |c| {
-            let in_range = |t: Thread, r: &(u32, u32)| matches!(t, Thread::Client(i) if i >= r.0 && i < r.1);
+            let in_range =
+                |t: Thread, r: &(u32, u32)| matches!(t, Thread::Client(i) if i >= r.0 && i < r.1);
             let mut v: Vec<ThreadSet> = self
                 .ranges
                 .iter()

@@ -131,7 +131,9 @@ impl Generator for Delay {
     fn op(&self, ctx: &Context) -> Poll {
         match self.gen.op(ctx) {
             Poll::Op(mut op, next) => {
-                let t = op.time_or(ctx.time_ns()).max(self.next_ns.unwrap_or(i64::MIN));
+                let t = op
+                    .time_or(ctx.time_ns())
+                    .max(self.next_ns.unwrap_or(i64::MIN));
                 op.time_ns = Some(t);
                 let next = Delay {
                     dt_ns: self.dt_ns,
@@ -191,7 +193,10 @@ impl CycleTimes {
             }
             start += d;
         }
-        (self.intervals.len() - 1, start - self.intervals[self.intervals.len() - 1])
+        (
+            self.intervals.len() - 1,
+            start - self.intervals[self.intervals.len() - 1],
+        )
     }
 }
 
@@ -260,7 +265,10 @@ impl Generator for CycleTimes {
 /// Updates go to every generator.
 pub fn cycle_times(specs: Vec<(i64, Gen)>) -> Gen {
     let specs: Vec<(i64, Gen)> = specs.into_iter().filter(|(d, _)| *d > 0).collect();
-    let period_ns = specs.iter().map(|(d, _)| *d).fold(0i64, i64::saturating_add);
+    let period_ns = specs
+        .iter()
+        .map(|(d, _)| *d)
+        .fold(0i64, i64::saturating_add);
     let intervals: Arc<[i64]> = specs.iter().map(|(d, _)| *d).collect();
     Box::new(CycleTimes {
         period_ns,

@@ -14,6 +14,34 @@ const NONE: u32 = u32::MAX;
 pub struct History {
     ops: Vec<Op>,
     pair: Vec<u32>,
+    problems: Vec<PairingProblem>,
+}
+
+/// An op that broke the pairing rules (see [`History::new_lenient`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairingProblem {
+    /// The op's index.
+    pub index: u64,
+    /// Its process.
+    pub process: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl PairingProblem {
+    fn to_error(&self) -> Error {
+        Error::Pairing {
+            index: self.index,
+            process: self.process.clone(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for PairingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.to_error().fmt(f)
+    }
 }
 
 impl History {
@@ -24,6 +52,18 @@ impl History {
     /// `info`, a history cut at its start) stays unpaired. Invocations with no completion are
     /// pending: they may have taken effect, like `info`.
     pub fn new(ops: Vec<Op>) -> Result<History> {
+        let h = History::new_lenient(ops)?;
+        match h.problems.first() {
+            None => Ok(h),
+            Some(p) => Err(p.to_error()),
+        }
+    }
+
+    /// Like [`History::new`], but a process that invokes while it has an op in flight does not
+    /// stop it: the earlier invocation is left unpaired (pending) and the problem is kept in
+    /// [`History::pairing_problems`]. For reading histories of unusual shape (ops with no
+    /// process at all); a verdict drawn from such a history can claim no more than `unknown`.
+    pub fn new_lenient(ops: Vec<Op>) -> Result<History> {
         if ops.len() >= NONE as usize {
             return Err(Error::Pairing {
                 index: NONE as u64,
@@ -32,11 +72,12 @@ impl History {
             });
         }
         let mut pair = vec![NONE; ops.len()];
+        let mut problems = Vec::new();
         let mut open: HashMap<&Process, u32> = HashMap::new();
         for (i, op) in ops.iter().enumerate() {
             if op.ty == OpType::Invoke {
                 if let Some(prev) = open.insert(&op.process, i as u32) {
-                    return Err(Error::Pairing {
+                    problems.push(PairingProblem {
                         index: op.index,
                         process: op.process.to_string(),
                         message: format!(
@@ -50,7 +91,16 @@ impl History {
                 pair[i] = inv;
             }
         }
-        Ok(History { ops, pair })
+        Ok(History {
+            ops,
+            pair,
+            problems,
+        })
+    }
+
+    /// Pairing problems found by [`History::new_lenient`] (empty for [`History::new`]).
+    pub fn pairing_problems(&self) -> &[PairingProblem] {
+        &self.problems
     }
 
     /// Builds a history after renumbering `index` densely from 0 (for ops assembled by hand or
@@ -213,6 +263,19 @@ mod tests {
         let e = History::reindexed(vec![op(OpType::Invoke, 0, "r"), op(OpType::Invoke, 0, "r")])
             .unwrap_err();
         assert!(e.to_string().contains("still in flight"), "{e}");
+    }
+
+    #[test]
+    fn lenient_pairing_keeps_problems() {
+        let h = History::new_lenient(vec![
+            op(OpType::Invoke, 0, "r"),
+            op(OpType::Invoke, 0, "r"),
+            op(OpType::Ok, 0, "r"),
+        ])
+        .unwrap();
+        assert_eq!(h.pairing_problems().len(), 1);
+        assert_eq!(h.pair_of(0), None);
+        assert_eq!(h.pair_of(1), Some(2));
     }
 
     #[test]

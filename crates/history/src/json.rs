@@ -274,12 +274,18 @@ fn decode_str<E: de::Error>(s: &str) -> Result<Value, E> {
             let mut cs = body.chars();
             match (cs.next(), cs.next()) {
                 (Some(c), None) => Value::Char(c),
-                _ => return Err(E::custom(format!("\"~c\" needs one character, got {body:?}"))),
+                _ => {
+                    return Err(E::custom(format!(
+                        "\"~c\" needs one character, got {body:?}"
+                    )))
+                }
             }
         }
         Some('n') => {
             if !is_integer_text(body) {
-                return Err(E::custom(format!("\"~n\" needs integer digits, got {body:?}")));
+                return Err(E::custom(format!(
+                    "\"~n\" needs integer digits, got {body:?}"
+                )));
             }
             Value::BigInt(Name::new(body))
         }
@@ -293,7 +299,11 @@ fn decode_str<E: de::Error>(s: &str) -> Result<Value, E> {
             "inf" => f64::INFINITY,
             "-inf" => f64::NEG_INFINITY,
             "nan" => f64::NAN,
-            _ => return Err(E::custom(format!("\"~f\" needs inf, -inf or nan, got {body:?}"))),
+            _ => {
+                return Err(E::custom(format!(
+                    "\"~f\" needs inf, -inf or nan, got {body:?}"
+                )))
+            }
         }),
         _ => {
             return Err(E::custom(format!(
@@ -343,7 +353,10 @@ impl serde::Serialize for Value {
                 }
                 seq.end()
             }
-            Value::Map(m) if m.iter().all(|(k, _)| matches!(k, Value::Keyword(_) | Value::Str(_))) => {
+            Value::Map(m)
+                if m.iter()
+                    .all(|(k, _)| matches!(k, Value::Keyword(_) | Value::Str(_))) =>
+            {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 for (k, v) in m {
                     map.serialize_entry(k, v)?;
@@ -451,7 +464,11 @@ fn read_tagged<'de, A: MapAccess<'de>>(mut map: A) -> Result<Value, A::Error> {
     let tag: String = map.next_value()?;
     match map.next_key::<KeyText>()? {
         Some(k) if k.0 == "~val" => {}
-        _ => return Err(de::Error::custom("~tag object needs \"~val\" after \"~tag\"")),
+        _ => {
+            return Err(de::Error::custom(
+                "~tag object needs \"~val\" after \"~tag\"",
+            ))
+        }
     }
     let v = map.next_value_seed(ValueSeed)?;
     if map.next_key::<KeyText>()?.is_some() {
@@ -494,7 +511,12 @@ impl<'de> Visitor<'de> for OpVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Op, A::Error> {
-        let mut op = Op::new(OpType::Invoke, Process::Other(Value::Nil), Value::Nil, Value::Nil);
+        let mut op = Op::new(
+            OpType::Invoke,
+            Process::Other(Value::Nil),
+            Value::Nil,
+            Value::Nil,
+        );
         op.time = None;
         op.layout = Layout::EMPTY;
         let mut have_type = false;
@@ -649,7 +671,10 @@ pub fn read_jsonl_bytes(bytes: &[u8], path: Option<&Path>) -> Result<(Vec<Op>, R
             continue;
         }
         let mut de = serde_json::Deserializer::from_slice(line);
-        match OpSeed.deserialize(&mut de).and_then(|op| de.end().map(|_| op)) {
+        match OpSeed
+            .deserialize(&mut de)
+            .and_then(|op| de.end().map(|_| op))
+        {
             Ok(mut op) => {
                 if op.index == u64::MAX {
                     op.index = ops.len() as u64;
@@ -746,7 +771,10 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                 continue;
             }
             let mut de = serde_json::Deserializer::from_slice(&self.line);
-            return match OpSeed.deserialize(&mut de).and_then(|op| de.end().map(|_| op)) {
+            return match OpSeed
+                .deserialize(&mut de)
+                .and_then(|op| de.end().map(|_| op))
+            {
                 Ok(mut op) => {
                     if op.index == u64::MAX {
                         op.index = self.count;
@@ -798,7 +826,10 @@ mod tests {
         roundtrip(Value::Char('é'));
         roundtrip(Value::List(vec![1.into(), Value::kw("a")]));
         roundtrip(Value::Set(vec![1.into(), 2.into()]));
-        roundtrip(Value::Map(vec![(1.into(), 2.into()), (Value::kw("x"), Value::Nil)]));
+        roundtrip(Value::Map(vec![
+            (1.into(), 2.into()),
+            (Value::kw("x"), Value::Nil),
+        ]));
         roundtrip(Value::Map(vec![(Value::str("~set"), 2.into())]));
         roundtrip(Value::Tagged(Box::new(("inst".into(), Value::str("2020")))));
         roundtrip(vector![Value::kw("append"), 1, 2]);
@@ -823,7 +854,10 @@ mod tests {
         let e = read_jsonl_bytes(text, Some(Path::new("h.jsonl"))).unwrap_err();
         let s = e.to_string();
         assert!(s.starts_with("h.jsonl:2:"), "{s}");
-        assert!(s.contains("field type: expected invoke, ok, fail or info"), "{s}");
+        assert!(
+            s.contains("field type: expected invoke, ok, fail or info"),
+            "{s}"
+        );
         let e = read_jsonl_bytes(b"{\"process\":0}\n", None).unwrap_err();
         assert!(e.to_string().contains("field type: missing"), "{e}");
         let e = read_jsonl_bytes(b"{\"type\":\"ok\",\"time\":1.5}\n", None).unwrap_err();
@@ -859,6 +893,9 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(ops[0].value, Value::Vector(vec![vector![Value::kw("append"), 1, 2]]));
+        assert_eq!(
+            ops[0].value,
+            Value::Vector(vec![vector![Value::kw("append"), 1, 2]])
+        );
     }
 }

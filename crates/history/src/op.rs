@@ -277,7 +277,12 @@ impl Op {
 
     /// An invocation by client process `p`: `Op::invoke(0, "read", Value::Nil)`.
     pub fn invoke(p: i64, f: &str, value: impl Into<Value>) -> Op {
-        Op::new(OpType::Invoke, Process::Client(p), Value::kw(f), value.into())
+        Op::new(
+            OpType::Invoke,
+            Process::Client(p),
+            Value::kw(f),
+            value.into(),
+        )
     }
 
     /// The completion of this invocation with the given type and value (same process, f,
@@ -332,7 +337,10 @@ impl Op {
 
     /// The value of an extra key.
     pub fn get_extra(&self, key: &str) -> Option<&Value> {
-        self.extra.iter().find(|(k, _)| k.is_name(key)).map(|(_, v)| v)
+        self.extra
+            .iter()
+            .find(|(k, _)| k.is_name(key))
+            .map(|(_, v)| v)
     }
 
     /// Sets an extra key (keyword), replacing an existing one.

@@ -203,11 +203,13 @@ fn cmp_numbers(a: &Value, b: &Value) -> Ordering {
             }
         }
     };
-    by_value.then_with(|| sub_rank(a).cmp(&sub_rank(b))).then_with(|| match (a, b) {
-        (Value::BigInt(x), Value::BigInt(y)) | (Value::BigDec(x), Value::BigDec(y)) => x.cmp(y),
-        (Value::Float(x), Value::Float(y)) => float_key(*x).cmp(&float_key(*y)),
-        _ => Ordering::Equal,
-    })
+    by_value
+        .then_with(|| sub_rank(a).cmp(&sub_rank(b)))
+        .then_with(|| match (a, b) {
+            (Value::BigInt(x), Value::BigInt(y)) | (Value::BigDec(x), Value::BigDec(y)) => x.cmp(y),
+            (Value::Float(x), Value::Float(y)) => float_key(*x).cmp(&float_key(*y)),
+            _ => Ordering::Equal,
+        })
 }
 
 impl PartialEq for Value {

@@ -1,24 +1,171 @@
-//! Jepsen EDN (`history.edn`): reading and writing. (Being written.)
+//! Jepsen EDN (`history.edn`): reading and writing.
+//!
+//! # Reading
+//! [`read_edn_bytes`] takes either shape Jepsen tools write: a sequence of top-level op maps
+//! (Jepsen's `history.edn`, one per line) or a single vector or list of op maps (Knossos data
+//! files, often after a `;` comment). The reader is byte-oriented and uses an explicit stack, so
+//! deep nesting cannot overflow the thread stack; nesting beyond [`MAX_DEPTH`] is an error.
+//! It reads everything Clojure's printer emits for history data: `nil`, booleans, integers
+//! (`42`, `1N`, `0x1F`, `017` octal, `2r101`), floats (`1.5`, `1.0E-4`, `1.5M`, `##Inf`,
+//! `##NaN`), ratios, strings with every escape, characters, keywords (`:a/b`, `::x`), symbols,
+//! vectors, lists, sets, maps, tagged literals (`#inst "..."`, `#object[...]`, `#error {...}`,
+//! records such as `#jepsen.history.Op{...}`), namespaced maps `#:ns{...}`, `#_` discards,
+//! `^meta` (skipped), `;` comments and commas.
+//!
+//! Ratios have no [`Value`] variant: `1/3` is kept as `Value::Tagged(("ratio", "1/3"))`,
+//! reduced as Clojure reduces it, and written back as `1/3`. Duplicate keys in a map literal
+//! and duplicate set elements are kept as they are (Clojure refuses them).
+//!
+//! Each op map becomes an [`Op`] whose [`Layout`](crate::Layout) records which of `:index`,
+//! `:time`, `:type`, `:process`, `:f`, `:value`, `:error` it had and in which order; other keys
+//! go to `extra`. A `#jepsen.history.Op{...}` record sets `layout.record`. `:type` is required
+//! and must be `:invoke`, `:ok`, `:fail` or `:info`; `:index` must be a non-negative integer,
+//! `:time` an integer. Errors name the file, line, column and field.
+//!
+//! # Writing
+//! [`write_value`] prints as Clojure's `pr` does: `{:a 1, :b 2}`, `[1 2]`, `(1 2)`, `#{1 2}`,
+//! `"a\nb"`, `\a`, `\newline`, `1N`, `1.5M`, doubles as Java's `Double.toString` (`1.0`,
+//! `1.0E-4`), `##Inf`, `#inst "..."`, `#jepsen.history.Op{...}`. A history line written by
+//! Jepsen reads and writes back byte for byte. Where EDN cannot express a value faithfully the
+//! writer chooses readable text: a keyword or symbol whose text is not a valid name (JSON
+//! histories can carry `"x 0 0 y"` as a keyword) is written as a string, and a tag that is not
+//! a symbol has its offending characters replaced by `_`.
 
-use crate::error::Result;
+mod number;
+mod ops;
+mod read;
+mod write;
+
+pub use number::RATIO_TAG;
+pub use ops::{
+    parse_op, parse_value, parse_value_bytes, parse_values, read_edn_bytes, OP_RECORD_TAG,
+};
+pub use read::MAX_DEPTH;
+pub use write::{write_op, write_value};
+
+pub(crate) use read::Parser;
+
+use crate::error::{Error, Result};
+use crate::json::JsonlReader;
 use crate::op::Op;
 use crate::value::Value;
-use std::path::Path;
+use std::io::{self, BufReader, Write};
+use std::path::{Path, PathBuf};
 
-/// Appends a value as EDN text.
-pub fn write_value(out: &mut String, v: &Value) {
-    let _ = (out, v);
-    todo!()
+/// The EDN text of a value.
+pub fn value_to_edn(v: &Value) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v);
+    s
 }
 
-/// Appends an op as one EDN map (no newline).
-pub fn write_op(out: &mut String, op: &Op) {
-    let _ = (out, op);
-    todo!()
+/// The EDN text of an op (one map, no newline).
+pub fn op_to_edn(op: &Op) -> String {
+    let mut s = String::with_capacity(128);
+    write_op(&mut s, op);
+    s
 }
 
-/// Reads ops from EDN bytes: one op map per line, or a vector/list of op maps.
-pub fn read_edn_bytes(bytes: &[u8], path: Option<&Path>) -> Result<Vec<Op>> {
-    let _ = (bytes, path);
-    todo!()
+/// Reads an EDN history file.
+pub fn read_edn_file(path: &Path) -> Result<Vec<Op>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_edn_bytes(&bytes, Some(path))
 }
+
+/// Streams ops as `history.edn`, one op map per line, buffering up to a chunk and writing whole
+/// lines only (like [`JsonlWriter`](crate::json::JsonlWriter)).
+pub struct EdnWriter<W: Write> {
+    out: W,
+    buf: String,
+    chunk_bytes: usize,
+    written: u64,
+}
+
+impl<W: Write> EdnWriter<W> {
+    /// A writer that flushes whenever `chunk_bytes` are buffered (and on [`flush`](Self::flush)).
+    pub fn new(out: W, chunk_bytes: usize) -> EdnWriter<W> {
+        EdnWriter {
+            out,
+            buf: String::with_capacity(chunk_bytes.min(1 << 24) + 4096),
+            chunk_bytes,
+            written: 0,
+        }
+    }
+
+    /// Appends one op.
+    pub fn write(&mut self, op: &Op) -> io::Result<()> {
+        write_op(&mut self.buf, op);
+        self.buf.push('\n');
+        self.written += 1;
+        if self.buf.len() >= self.chunk_bytes {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes out everything buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.out.write_all(self.buf.as_bytes())?;
+            self.buf.clear();
+        }
+        self.out.flush()
+    }
+
+    /// Ops written so far.
+    pub fn count(&self) -> u64 {
+        self.written
+    }
+
+    /// Flushes and returns the inner writer.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// `dst` with `.tmp` appended to its file name.
+pub(crate) fn tmp_path(dst: &Path) -> PathBuf {
+    let mut name = dst
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    dst.with_file_name(name)
+}
+
+/// Converts a JSONL history into `history.edn`, streaming (the history is never held whole):
+/// writes `dst.tmp`, then renames it to `dst`. A torn last JSONL line is dropped, as
+/// [`read_jsonl_bytes`](crate::json::read_jsonl_bytes) drops it. Returns the number of ops.
+pub fn jsonl_to_edn(src: &Path, dst: &Path) -> Result<u64> {
+    let input = std::fs::File::open(src).map_err(|e| Error::io(src, e))?;
+    let tmp = tmp_path(dst);
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut w = EdnWriter::new(file, 1 << 20);
+    let reader = JsonlReader::new(
+        BufReader::with_capacity(1 << 20, input),
+        Some(src.to_path_buf()),
+    );
+    let result = (|| {
+        for op in reader {
+            w.write(&op?).map_err(|e| Error::io(&tmp, e))?;
+        }
+        let n = w.count();
+        let file = w.into_inner().map_err(|e| Error::io(&tmp, e))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        Ok::<u64, Error>(n)
+    })();
+    match result {
+        Ok(n) => {
+            std::fs::rename(&tmp, dst).map_err(|e| Error::io(dst, e))?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

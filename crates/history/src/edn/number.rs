@@ -30,7 +30,8 @@ pub(crate) fn parse_number(tok: &[u8]) -> Result<Value, String> {
         return Ok(v);
     }
     if let Some(slash) = body.iter().position(|&b| b == b'/') {
-        return ratio(neg, &body[..slash], &body[slash + 1..]).ok_or_else(|| format!("invalid ratio `{}`", text()));
+        return ratio(neg, &body[..slash], &body[slash + 1..])
+            .ok_or_else(|| format!("invalid ratio `{}`", text()));
     }
     float(neg, body, last == b'M').ok_or_else(|| format!("invalid number `{}`", text()))
 }
@@ -43,7 +44,10 @@ fn int_forms(neg: bool, body: &[u8], big: bool) -> Option<Value> {
     if body.iter().all(u8::is_ascii_digit) {
         return decimal_int(neg, body, big);
     }
-    if let Some(hex) = body.strip_prefix(b"0x").or_else(|| body.strip_prefix(b"0X")) {
+    if let Some(hex) = body
+        .strip_prefix(b"0x")
+        .or_else(|| body.strip_prefix(b"0X"))
+    {
         return radix_int(neg, hex, 16, big);
     }
     let r = body.iter().position(|&b| b == b'r' || b == b'R')?;
@@ -62,7 +66,10 @@ fn decimal_int(neg: bool, digits: &[u8], big: bool) -> Option<Value> {
     let mut n: u64 = 0;
     let mut overflow = false;
     for &d in digits {
-        match n.checked_mul(10).and_then(|n| n.checked_add((d - b'0') as u64)) {
+        match n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add((d - b'0') as u64))
+        {
             Some(m) => n = m,
             None => {
                 overflow = true;
@@ -107,7 +114,11 @@ fn int_value(neg: bool, n: u128, big: bool) -> Value {
     match signed {
         Some(i) if !big => Value::Int(i),
         _ => {
-            let s = if neg && n != 0 { format!("-{n}") } else { n.to_string() };
+            let s = if neg && n != 0 {
+                format!("-{n}")
+            } else {
+                n.to_string()
+            };
             Value::BigInt(Name::new(s))
         }
     }
@@ -139,7 +150,10 @@ fn ratio(neg: bool, num: &[u8], den: &[u8]) -> Option<Value> {
     }
     let sign = if neg && n != 0 { "-" } else { "" };
     let text = format!("{sign}{n}/{d}");
-    Some(Value::Tagged(Box::new((Name::new(RATIO_TAG), Value::Str(Name::new(text))))))
+    Some(Value::Tagged(Box::new((
+        Name::new(RATIO_TAG),
+        Value::Str(Name::new(text)),
+    ))))
 }
 
 /// True when `s` is a ratio exactly as the reader produces it (reduced, denominator above 1),
@@ -149,7 +163,9 @@ pub(crate) fn is_canonical_ratio(s: &str) -> bool {
     let Some((n, d)) = body.split_once('/') else {
         return false;
     };
-    let plain = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()) && (x == "0" || !x.starts_with('0'));
+    let plain = |x: &str| {
+        !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()) && (x == "0" || !x.starts_with('0'))
+    };
     if !plain(n) || !plain(d) {
         return false;
     }
@@ -193,7 +209,11 @@ fn float(neg: bool, body: &[u8], big: bool) -> Option<Value> {
     }
     let text = std::str::from_utf8(num).ok()?;
     if big {
-        let s = if neg { format!("-{text}") } else { text.to_string() };
+        let s = if neg {
+            format!("-{text}")
+        } else {
+            text.to_string()
+        };
         return Some(Value::BigDec(Name::new(s)));
     }
     let f: f64 = text.parse().ok()?;
@@ -239,7 +259,9 @@ mod tests {
             Value::BigInt(s) => assert_eq!(s, "16"),
             v => panic!("{v:?}"),
         }
-        for bad in ["08", "0x", "1r0", "37r1", "2r2", "1a", "1.2.3", "1e", "1/0", "1/x", "1NN"] {
+        for bad in [
+            "08", "0x", "1r0", "37r1", "2r2", "1a", "1.2.3", "1e", "1/0", "1/x", "1NN",
+        ] {
             assert!(parse_number(bad.as_bytes()).is_err(), "{bad}");
         }
     }

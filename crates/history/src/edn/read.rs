@@ -90,7 +90,10 @@ impl<'a> Parser<'a> {
         let pos = pos.min(self.bytes.len());
         let before = &self.bytes[..pos];
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count() as u64;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         let column = 1 + before[line_start..]
             .iter()
             .filter(|&&b| (b & 0xc0) != 0x80)
@@ -212,11 +215,20 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         match self.read_next() {
             Ok(Next::Value(v)) => Ok(v),
-            Ok(_) => Err(self.err(start, field, format!("expected a value, found {}", self.found(start)))),
+            Ok(_) => Err(self.err(
+                start,
+                field,
+                format!("expected a value, found {}", self.found(start)),
+            )),
             Err(e) => Err(match (e, field) {
-                (Error::Parse { location, message, field: None }, Some(f)) => {
-                    Error::parse(location, Some(f), message)
-                }
+                (
+                    Error::Parse {
+                        location,
+                        message,
+                        field: None,
+                    },
+                    Some(f),
+                ) => Error::parse(location, Some(f), message),
                 (e, _) => e,
             }),
         }
@@ -303,7 +315,10 @@ impl<'a> Parser<'a> {
                             c as char
                         )
                     }
-                    _ => format!("expected a value after a tag, discard or metadata, found `{}`", c as char),
+                    _ => format!(
+                        "expected a value after a tag, discard or metadata, found `{}`",
+                        c as char
+                    ),
                 };
                 self.stack.truncate(base);
                 return Err(self.err(at, None, msg));
@@ -341,7 +356,11 @@ impl<'a> Parser<'a> {
     /// `#` forms: sets, discards, `##Inf`, namespaced maps, tags. Returns a value or None when
     /// a frame was pushed.
     fn dispatch(&mut self, start: usize, base: usize) -> Result<Option<Value>> {
-        let next = self.bytes.get(self.pos + 1).copied().filter(|_| self.pos + 1 < self.end);
+        let next = self
+            .bytes
+            .get(self.pos + 1)
+            .copied()
+            .filter(|_| self.pos + 1 < self.end);
         let fail = |p: &mut Parser, msg: String| {
             p.stack.truncate(base);
             Err(p.err(start, None, msg))
@@ -364,17 +383,32 @@ impl<'a> Parser<'a> {
                     b"Inf" => f64::INFINITY,
                     b"-Inf" => f64::NEG_INFINITY,
                     b"NaN" => f64::NAN,
-                    _ => return fail(self, format!("expected ##Inf, ##-Inf or ##NaN, found {}", self.found(start))),
+                    _ => {
+                        return fail(
+                            self,
+                            format!(
+                                "expected ##Inf, ##-Inf or ##NaN, found {}",
+                                self.found(start)
+                            ),
+                        )
+                    }
                 })))
             }
             Some(b':') => {
                 self.pos += 2;
                 let tok = self.read_token();
-                let ns = std::str::from_utf8(tok).map_err(|_| self.err(start, None, "invalid UTF-8"))?;
+                let ns =
+                    std::str::from_utf8(tok).map_err(|_| self.err(start, None, "invalid UTF-8"))?;
                 let ns = Name::new(if ns.is_empty() { ":" } else { ns });
                 self.skip_ws();
                 if self.peek() != Some(b'{') {
-                    return fail(self, format!("expected `{{` after a namespaced map prefix, found {}", self.found(self.pos)));
+                    return fail(
+                        self,
+                        format!(
+                            "expected `{{` after a namespaced map prefix, found {}",
+                            self.found(self.pos)
+                        ),
+                    );
                 }
                 self.push(Frame::Ns(ns), base)?;
                 Ok(None)
@@ -382,13 +416,17 @@ impl<'a> Parser<'a> {
             Some(b) if b.is_ascii_alphabetic() => {
                 self.pos += 1;
                 let tok = self.read_token();
-                let tag = std::str::from_utf8(tok).map_err(|_| self.err(start, None, "invalid UTF-8"))?;
+                let tag =
+                    std::str::from_utf8(tok).map_err(|_| self.err(start, None, "invalid UTF-8"))?;
                 self.push(Frame::Tag(Name::new(tag), start), base)?;
                 Ok(None)
             }
             _ => fail(
                 self,
-                format!("expected a set, tag, discard or ##Inf/##NaN after `#`, found {}", self.found(start)),
+                format!(
+                    "expected a set, tag, discard or ##Inf/##NaN after `#`, found {}",
+                    self.found(start)
+                ),
             ),
         }
     }
@@ -423,7 +461,8 @@ impl<'a> Parser<'a> {
             b"true" => Value::Bool(true),
             b"false" => Value::Bool(false),
             _ => {
-                let s = std::str::from_utf8(tok).map_err(|_| self.err(start, None, "invalid UTF-8 in a symbol"))?;
+                let s = std::str::from_utf8(tok)
+                    .map_err(|_| self.err(start, None, "invalid UTF-8 in a symbol"))?;
                 Value::Symbol(Name::new(s))
             }
         })
@@ -434,9 +473,17 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let tok = self.read_token();
         if tok.is_empty() {
-            return Err(self.err(start, None, format!("expected a keyword name after `:`, found {}", self.found(self.pos))));
+            return Err(self.err(
+                start,
+                None,
+                format!(
+                    "expected a keyword name after `:`, found {}",
+                    self.found(self.pos)
+                ),
+            ));
         }
-        let s = std::str::from_utf8(tok).map_err(|_| self.err(start, None, "invalid UTF-8 in a keyword"))?;
+        let s = std::str::from_utf8(tok)
+            .map_err(|_| self.err(start, None, "invalid UTF-8 in a keyword"))?;
         Ok(Value::Keyword(Name::new(s)))
     }
 
@@ -456,7 +503,11 @@ impl<'a> Parser<'a> {
                 _ => i += 1,
             }
         }
-        Err(self.err(start, None, "expected `\"` to close the string, found end of input"))
+        Err(self.err(
+            start,
+            None,
+            "expected `\"` to close the string, found end of input",
+        ))
     }
 
     fn read_escaped_string(&mut self, start: usize) -> Result<Value> {
@@ -466,7 +517,8 @@ impl<'a> Parser<'a> {
             let b = self.bytes[i];
             match b {
                 b'"' => {
-                    let s = String::from_utf8(out).map_err(|_| self.err(start, None, "invalid UTF-8 in a string"))?;
+                    let s = String::from_utf8(out)
+                        .map_err(|_| self.err(start, None, "invalid UTF-8 in a string"))?;
                     self.pos = i + 1;
                     return Ok(Value::Str(Name::new(s)));
                 }
@@ -482,13 +534,21 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Err(self.err(start, None, "expected `\"` to close the string, found end of input"))
+        Err(self.err(
+            start,
+            None,
+            "expected `\"` to close the string, found end of input",
+        ))
     }
 
     /// Decodes the escape at `at` (a backslash); returns the char and the bytes it took.
     fn string_escape(&self, at: usize) -> Result<(char, usize)> {
         let Some(&e) = self.bytes.get(at + 1).filter(|_| at + 1 < self.end) else {
-            return Err(self.err(at, None, "expected an escape after `\\`, found end of input"));
+            return Err(self.err(
+                at,
+                None,
+                "expected an escape after `\\`, found end of input",
+            ));
         };
         Ok(match e {
             b't' => ('\t', 2),
@@ -505,7 +565,10 @@ impl<'a> Parser<'a> {
             b'0'..=b'7' => {
                 let mut n = 0u32;
                 let mut len = 0;
-                while len < 3 && at + 1 + len < self.end && (b'0'..=b'7').contains(&self.bytes[at + 1 + len]) {
+                while len < 3
+                    && at + 1 + len < self.end
+                    && (b'0'..=b'7').contains(&self.bytes[at + 1 + len])
+                {
                     n = n * 8 + (self.bytes[at + 1 + len] - b'0') as u32;
                     len += 1;
                 }
@@ -518,7 +581,10 @@ impl<'a> Parser<'a> {
                 return Err(self.err(
                     at,
                     None,
-                    format!("expected one of \\t \\r \\n \\\\ \\\" \\b \\f \\uXXXX \\NNN, found {}", self.found(at)),
+                    format!(
+                        "expected one of \\t \\r \\n \\\\ \\\" \\b \\f \\uXXXX \\NNN, found {}",
+                        self.found(at)
+                    ),
                 ))
             }
         })
@@ -529,10 +595,19 @@ impl<'a> Parser<'a> {
     fn unicode_escape(&self, at: usize) -> Result<(char, usize)> {
         let hex4 = |p: usize| -> Option<u32> {
             let s = self.bytes.get(p..p + 4).filter(|_| p + 4 <= self.end)?;
-            u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok().filter(|_| s.iter().all(u8::is_ascii_hexdigit))
+            u32::from_str_radix(std::str::from_utf8(s).ok()?, 16)
+                .ok()
+                .filter(|_| s.iter().all(u8::is_ascii_hexdigit))
         };
         let Some(hi) = hex4(at) else {
-            return Err(self.err(at, None, format!("expected four hex digits after \\u, found {}", self.found(at))));
+            return Err(self.err(
+                at,
+                None,
+                format!(
+                    "expected four hex digits after \\u, found {}",
+                    self.found(at)
+                ),
+            ));
         };
         if (0xd800..0xdc00).contains(&hi) {
             if self.bytes.get(at + 4..at + 6) == Some(b"\\u") {
@@ -554,7 +629,11 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         self.pos += 1;
         let Some(&lead) = self.bytes.get(self.pos).filter(|_| self.pos < self.end) else {
-            return Err(self.err(start, None, "expected a character after `\\`, found end of input"));
+            return Err(self.err(
+                start,
+                None,
+                "expected a character after `\\`, found end of input",
+            ));
         };
         let len = match lead {
             0..=0x7f => 1,
@@ -579,9 +658,15 @@ impl<'a> Parser<'a> {
             b"formfeed" => Some('\u{c}'),
             b"return" => Some('\r'),
             [b'u', hex @ ..] if hex.len() == 4 && hex.iter().all(u8::is_ascii_hexdigit) => {
-                std::str::from_utf8(hex).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32)
+                std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
             }
-            [b'o', oct @ ..] if (1..=3).contains(&oct.len()) && oct.iter().all(|b| (b'0'..=b'7').contains(b)) => {
+            [b'o', oct @ ..]
+                if (1..=3).contains(&oct.len())
+                    && oct.iter().all(|b| (b'0'..=b'7').contains(b)) =>
+            {
                 let n = oct.iter().fold(0u32, |n, b| n * 8 + (b - b'0') as u32);
                 char::from_u32(n).filter(|_| n <= 0o377)
             }

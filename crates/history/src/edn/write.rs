@@ -91,7 +91,11 @@ fn write_tagged(out: &mut String, tag: &str, v: &Value) {
         // Not a symbol: keep what can be kept (documented as lossy).
         let mut first = true;
         for c in tag.chars() {
-            let ok = if first { c.is_ascii_alphabetic() } else { name_char(c) };
+            let ok = if first {
+                c.is_ascii_alphabetic()
+            } else {
+                name_char(c)
+            };
             out.push(if ok { c } else { '_' });
             first = false;
         }
@@ -171,10 +175,17 @@ pub(crate) fn write_float(out: &mut String, f: f64) {
     }
     let abs = f.abs();
     // Shortest round-trip digits and the decimal exponent of the first one.
-    let sci = format!("{abs:e}");
+    let mut sci = format!("{abs:e}");
+    if !sci.contains('.') {
+        // Java picks the closest two-digit decimal when one digit would do (4.9E-324).
+        sci = format!("{abs:.1e}");
+    }
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mant.chars().filter(|c| *c != '.').collect();
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
     if (1e-3..1e7).contains(&abs) {
         let point = exp + 1;
         if point <= 0 {
@@ -214,7 +225,11 @@ fn name_char(c: char) -> bool {
 /// True when `:name` (or the bare symbol) reads back as the same keyword (symbol).
 pub(crate) fn is_readable_name(s: &str, symbol: bool) -> bool {
     // `::x` is an auto-resolved keyword, read back as the keyword ":x".
-    let body = if symbol { s } else { s.strip_prefix(':').unwrap_or(s) };
+    let body = if symbol {
+        s
+    } else {
+        s.strip_prefix(':').unwrap_or(s)
+    };
     let Some(first) = body.chars().next() else {
         return false;
     };
@@ -284,6 +299,10 @@ mod tests {
             (-2.5, "-2.5"),
             (1e300, "1.0E300"),
             (5e-324, "4.9E-324"),
+            (0.5, "0.5"),
+            (100.0, "100.0"),
+            (1e23, "1.0E23"),
+            (2e-3, "0.002"),
             (f64::INFINITY, "##Inf"),
             (f64::NEG_INFINITY, "##-Inf"),
             (f64::NAN, "##NaN"),
@@ -295,19 +314,34 @@ mod tests {
 
     #[test]
     fn collections_and_scalars() {
-        let m = Value::Map(vec![(Value::kw("a"), 1.into()), (Value::kw("b"), Value::Set(vec![1.into(), 2.into()]))]);
+        let m = Value::Map(vec![
+            (Value::kw("a"), 1.into()),
+            (Value::kw("b"), Value::Set(vec![1.into(), 2.into()])),
+        ]);
         assert_eq!(edn(&m), "{:a 1, :b #{1 2}}");
         assert_eq!(edn(&Value::List(vec![1.into(), Value::Nil])), "(1 nil)");
         assert_eq!(edn(&Value::BigInt("1".into())), "1N");
         assert_eq!(edn(&Value::BigDec("1.5".into())), "1.5M");
-        assert_eq!(edn(&Value::str("a\"b\\c\nd\te\u{1}")), "\"a\\\"b\\\\c\\nd\\te\u{1}\"");
+        assert_eq!(
+            edn(&Value::str("a\"b\\c\nd\te\u{1}")),
+            "\"a\\\"b\\\\c\\nd\\te\u{1}\""
+        );
         assert_eq!(edn(&Value::Char('a')), "\\a");
         assert_eq!(edn(&Value::Char('\n')), "\\newline");
         assert_eq!(edn(&Value::Char('\u{0}')), "\\u0000");
-        assert_eq!(edn(&Value::Symbol("clojure.core/+".into())), "clojure.core/+");
-        let inst = Value::Tagged(Box::new((Name::new("inst"), Value::str("2020-01-01T00:00:00.000-00:00"))));
+        assert_eq!(
+            edn(&Value::Symbol("clojure.core/+".into())),
+            "clojure.core/+"
+        );
+        let inst = Value::Tagged(Box::new((
+            Name::new("inst"),
+            Value::str("2020-01-01T00:00:00.000-00:00"),
+        )));
         assert_eq!(edn(&inst), "#inst \"2020-01-01T00:00:00.000-00:00\"");
-        let obj = Value::Tagged(Box::new((Name::new("object"), Value::Vector(vec![Value::Symbol("x".into())]))));
+        let obj = Value::Tagged(Box::new((
+            Name::new("object"),
+            Value::Vector(vec![Value::Symbol("x".into())]),
+        )));
         assert_eq!(edn(&obj), "#object[x]");
         let rec = Value::Tagged(Box::new((Name::new("a.B"), Value::Map(vec![]))));
         assert_eq!(edn(&rec), "#a.B{}");

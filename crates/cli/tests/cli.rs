@@ -1,0 +1,349 @@
+//! End-to-end tests of the `rift` binary: real runs against the in-memory system, verdicts,
+//! exit codes, the store, Ctrl-C and kill -9.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const VALID: &str = "Everything looks good! ヽ(‘ー`)ノ";
+const INVALID: &str = "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻";
+
+fn rift(store: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rift"));
+    cmd.args(args);
+    if matches!(args.first(), Some(&"test" | &"test-all" | &"analyze")) {
+        cmd.arg("--store").arg(store);
+    }
+    cmd.stdin(Stdio::null()).output().expect("run rift")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn latest(store: &Path) -> PathBuf {
+    std::fs::canonicalize(store.join("latest")).expect("store/latest")
+}
+
+fn results(store: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(latest(store).join("results.json")).expect("results");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+fn shared_data() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} not found", p.display());
+        None
+    }
+}
+
+fn run_workload(workload: &str, bug: Option<&str>) -> (Output, tempfile::TempDir) {
+    let store = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "test",
+        "--db",
+        "mem",
+        "--workload",
+        workload,
+        "--time-limit",
+        "2",
+        "--rate",
+        "2000",
+        "--seed",
+        "7",
+    ];
+    if let Some(b) = bug {
+        args.extend(["--bug", b, "--bug-rate", "0.2"]);
+    }
+    (rift(store.path(), &args), store)
+}
+
+#[test]
+fn valid_workloads_pass_and_store_everything() {
+    for w in ["set", "queue", "bank", "counter", "unique-ids"] {
+        let (o, store) = run_workload(w, None);
+        assert_eq!(o.status.code(), Some(0), "{w}: {}", describe(&o));
+        assert!(stdout(&o).contains(VALID), "{w}: {}", describe(&o));
+        let dir = latest(store.path());
+        for f in [
+            "test.json",
+            "history.jsonl",
+            "history.edn",
+            "results.json",
+            "rift.log",
+        ] {
+            assert!(
+                dir.join(f).is_file(),
+                "{w}: {f} missing in {}",
+                dir.display()
+            );
+        }
+        assert!(store.path().join(format!("mem-{w}/latest")).exists());
+        let test: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+        assert_eq!(test["seed"], 7);
+        assert_eq!(test["spec"]["workload"], w);
+        assert!(test["op-count"].as_u64().unwrap() > 100, "{w}: {test}");
+        assert_eq!(results(store.path())["valid?"], true);
+        // No temp files left behind.
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(!name.ends_with(".tmp"), "{w}: left {name}");
+        }
+    }
+}
+
+#[test]
+fn lost_writes_are_caught() {
+    for (w, anomaly) in [("set", "lost"), ("queue", "lost"), ("bank", "wrong-total")] {
+        let (o, store) = run_workload(w, Some("lost-writes"));
+        assert_eq!(o.status.code(), Some(1), "{w}: {}", describe(&o));
+        assert!(stdout(&o).contains(INVALID), "{w}: {}", describe(&o));
+        let r = results(store.path());
+        assert_eq!(r["valid?"], false);
+        let types = r["workload"]["anomaly-types"].to_string();
+        assert!(types.contains(anomaly), "{w}: {types}");
+    }
+}
+
+#[test]
+fn counter_stale_reads_and_duplicate_ids_are_caught() {
+    let (o, _s) = run_workload("counter", Some("lost-writes"));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let (o, _s) = run_workload("unique-ids", Some("duplicates"));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+}
+
+#[test]
+fn analyze_reproduces_the_verdict() {
+    let (o, store) = run_workload("set", Some("lost-writes"));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let before = results(store.path());
+    let a = rift(store.path(), &["analyze"]);
+    assert_eq!(a.status.code(), Some(1), "{}", describe(&a));
+    assert!(stdout(&a).contains(INVALID));
+    assert_eq!(results(store.path()), before);
+    let dir = latest(store.path());
+    let a = rift(store.path(), &["analyze", "-t", dir.to_str().unwrap()]);
+    assert_eq!(a.status.code(), Some(1), "{}", describe(&a));
+}
+
+#[test]
+fn crashed_processes_continue_as_new_processes() {
+    let store = tempfile::tempdir().unwrap();
+    let o = rift(
+        store.path(),
+        &[
+            "test",
+            "--workload",
+            "set",
+            "--time-limit",
+            "2",
+            "--rate",
+            "1000",
+            "--indeterminate-rate",
+            "0.05",
+            "--concurrency",
+            "4",
+            "--nodes",
+            "a,b",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let (ops, _) =
+        rift_history::json::read_jsonl_file(&latest(store.path()).join("history.jsonl")).unwrap();
+    assert!(ops.iter().any(|op| op.is_info()));
+    let max = ops
+        .iter()
+        .filter_map(|op| op.process.client())
+        .max()
+        .unwrap();
+    assert!(max >= 4, "no process beyond the 4 threads: max {max}");
+    // Every process number maps to a thread: p mod 4.
+    let h = rift_history::History::new(ops).unwrap();
+    assert!(h.pairs().all(|(_, c)| c.is_some()), "every op completed");
+}
+
+#[test]
+fn bad_arguments_exit_254() {
+    let store = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["test", "--workload", "nope", "--time-limit", "1"],
+        vec!["test", "--concurrency", "xn"],
+        vec!["test", "--bug", "gremlins"],
+        vec!["test", "--time-limit", "-3"],
+        vec!["bogus-command"],
+        vec!["check", "--checker", "nope", "x.edn"],
+    ] {
+        let o = rift(store.path(), &args);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", describe(&o));
+    }
+    let o = rift(store.path(), &["analyze"]);
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no test has been run"));
+}
+
+#[test]
+fn check_reports_bad_input_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.jsonl");
+    std::fs::write(
+        &file,
+        "{\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":1}\n\
+         {\"type\":\"okay\",\"process\":0,\"f\":\"add\",\"value\":1}\n",
+    )
+    .unwrap();
+    let o = rift(
+        dir.path(),
+        &["check", "--checker", "set", file.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("h.jsonl:2:"), "{err}");
+    assert!(err.contains("field type"), "{err}");
+}
+
+#[test]
+fn check_reads_jepsen_edn_from_the_corpus() {
+    let Some(data) = shared_data() else { return };
+    let store = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for sub in ["knossos", "elle", "elle-cli"] {
+        for entry in walk(&data.join(sub)) {
+            if entry.extension().and_then(|e| e.to_str()) != Some("edn") {
+                continue;
+            }
+            let o = rift(
+                store.path(),
+                &["check", "--checker", "stats", entry.to_str().unwrap()],
+            );
+            assert!(
+                matches!(o.status.code(), Some(0..=2)),
+                "{}: {}",
+                entry.display(),
+                describe(&o)
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 100, "only {n} EDN files found");
+    let bank = data.join("elle-cli/test/test-data/bank-neg.edn");
+    if bank.is_file() {
+        let o = rift(
+            store.path(),
+            &["check", "--checker", "bank", bank.to_str().unwrap()],
+        );
+        assert!(matches!(o.status.code(), Some(0..=2)), "{}", describe(&o));
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn spawn_long_run(store: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args([
+            "test",
+            "--workload",
+            "set",
+            "--time-limit",
+            "60",
+            "--rate",
+            "2000",
+        ])
+        .arg("--store")
+        .arg(store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rift")
+}
+
+fn wait_for_history(store: &Path, min_bytes: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let len = std::fs::metadata(store.join("latest/history.jsonl"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if len >= min_bytes {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the run wrote no history");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_writes_history_and_results_and_exits_nonzero() {
+    let store = tempfile::tempdir().unwrap();
+    let child = spawn_long_run(store.path());
+    wait_for_history(store.path(), 20_000);
+    let pid = child.id() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc_kill(pid, 2) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let r = results(store.path());
+    assert_eq!(r["interrupted"], "SIGINT", "{r}");
+    assert_eq!(r["valid?"], "unknown");
+    let dir = latest(store.path());
+    assert!(dir.join("history.edn").is_file());
+    let (ops, report) = rift_history::json::read_jsonl_file(&dir.join("history.jsonl")).unwrap();
+    assert_eq!(report.truncated_line, None);
+    let h = rift_history::History::new(ops).unwrap();
+    assert!(
+        h.pairs().all(|(_, c)| c.is_some()),
+        "in-flight ops were completed"
+    );
+}
+
+#[test]
+fn kill_9_leaves_a_readable_prefix() {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = spawn_long_run(store.path());
+    wait_for_history(store.path(), 50_000);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let dir = latest(store.path());
+    let (ops, _) = rift_history::json::read_jsonl_file(&dir.join("history.jsonl")).unwrap();
+    assert!(ops.len() > 100, "{} ops", ops.len());
+    assert!(dir.join("test.json").is_file());
+    // Analysis of the prefix still works.
+    let a = rift(store.path(), &["analyze"]);
+    assert!(matches!(a.status.code(), Some(0..=2)), "{}", describe(&a));
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
