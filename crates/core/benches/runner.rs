@@ -49,7 +49,7 @@ fn rss_mb() -> f64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
+    let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();

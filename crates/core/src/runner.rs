@@ -26,6 +26,9 @@ pub enum RunError {
     /// Setting up the system failed (teardown still ran).
     #[error("setup failed: {0}")]
     Setup(String),
+    /// A bug in rift (a panicking task).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The recorded history could not be read back.
     #[error("history: {0}")]
     History(#[from] rift_history::Error),
@@ -59,14 +62,18 @@ pub struct RunOutcome {
 /// SIGTERM (in-flight ops then complete or are recorded `info`, and everything is still written
 /// and checked).
 pub fn run(test: Test) -> Result<RunOutcome, RunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Setup(format!("cannot start the async runtime: {e}")))?;
+    // The run itself is a task on the runtime (not the blocking main thread), so that the
+    // interpreter and the workers hand ops to each other within the runtime's threads.
     rt.block_on(async {
         let stop = Stop::new();
         stop.listen_for_signals();
-        run_async(test, stop).await
+        tokio::spawn(run_async(test, stop))
+            .await
+            .map_err(|e| RunError::Internal(format!("the run task failed: {e}")))?
     })
 }
 

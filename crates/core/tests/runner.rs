@@ -23,7 +23,10 @@ struct ScriptedClient {
 impl Client for ScriptedClient {
     async fn open(&self, _test: &TestInfo, node: &str) -> PlugResult<Box<dyn Client>> {
         if self.opens.fetch_add(1, Ordering::SeqCst) >= self.allowed_opens {
-            return Err(RiftError::new("connection-refused", format!("{node}: nobody home")));
+            return Err(RiftError::new(
+                "connection-refused",
+                format!("{node}: nobody home"),
+            ));
         }
         Ok(Box::new(self.clone()))
     }
@@ -159,7 +162,13 @@ fn crash_rule_timeouts_and_sleep_log_ops() {
     let seen: Vec<(String, String, String)> = h
         .ops()
         .iter()
-        .map(|o| (o.process.to_string(), o.ty.to_string(), o.f_name().to_string()))
+        .map(|o| {
+            (
+                o.process.to_string(),
+                o.ty.to_string(),
+                o.f_name().to_string(),
+            )
+        })
         .collect();
     let s = |p: &str, t: &str, f: &str| (p.to_string(), t.to_string(), f.to_string());
     assert_eq!(
@@ -178,7 +187,12 @@ fn crash_rule_timeouts_and_sleep_log_ops() {
         ]
     );
     let crash = &h.ops()[3];
-    assert!(crash.error.as_ref().unwrap().to_string().contains("broken-pipe"));
+    assert!(crash
+        .error
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains("broken-pipe"));
     assert_eq!(
         crash.get_extra("exception").and_then(|e| e.get("type")),
         Some(&Value::str("broken-pipe"))
@@ -198,8 +212,14 @@ fn crash_rule_timeouts_and_sleep_log_ops() {
 fn nemesis_ops_are_recorded_as_nemesis() {
     let store = tempfile::tempdir().unwrap();
     let generator = gen::phases(vec![
-        gen::nemesis(gen::once(GenOp::invoke("start-partition", Value::kw("majority")))),
-        gen::clients(gen::limit(4, gen::repeat(gen::once(GenOp::invoke("ok", 0))))),
+        gen::nemesis(gen::once(GenOp::invoke(
+            "start-partition",
+            Value::kw("majority"),
+        ))),
+        gen::clients(gen::limit(
+            4,
+            gen::repeat(gen::once(GenOp::invoke("ok", 0))),
+        )),
         gen::nemesis(gen::once(GenOp::invoke("stop-partition", Value::Nil))),
     ]);
     let capture = Capture::default();
@@ -227,7 +247,10 @@ fn clients_that_cannot_connect_fail_their_ops() {
         opens: Arc::new(AtomicUsize::new(0)),
         allowed_opens: 1,
     };
-    let generator = gen::clients(gen::limit(3, gen::repeat(gen::once(GenOp::invoke("ok", 0)))));
+    let generator = gen::clients(gen::limit(
+        3,
+        gen::repeat(gen::once(GenOp::invoke("ok", 0))),
+    ));
     let capture = Capture::default();
     let mut test = test_with(
         generator,

@@ -48,8 +48,10 @@ pub enum Error {
     },
     /// Ops that do not form a history: a process invoking while it already has an operation
     /// in flight, or completing one it never invoked.
-    #[error("op {index} (process {process}): {message}")]
+    #[error("{}op {index} (process {process}): {message}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
     Pairing {
+        /// The file, when known.
+        path: Option<PathBuf>,
         /// The history index of the offending op.
         index: u64,
         /// Its process.
@@ -77,12 +79,14 @@ impl Error {
         }
     }
 
-    /// Sets the file of a parse error that was raised without one.
+    /// Sets the file of a parse or pairing error that was raised without one.
     pub fn in_file(mut self, file: &std::path::Path) -> Error {
-        if let Error::Parse { location, .. } = &mut self {
-            if location.path.is_none() {
+        match &mut self {
+            Error::Parse { location, .. } if location.path.is_none() => {
                 location.path = Some(file.to_path_buf());
             }
+            Error::Pairing { path, .. } if path.is_none() => *path = Some(file.to_path_buf()),
+            _ => {}
         }
         self
     }

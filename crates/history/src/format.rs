@@ -151,7 +151,7 @@ pub fn read_ops_file(path: &Path) -> Result<(Vec<Op>, ReadReport)> {
 /// Reads a history file in any format and pairs its ops.
 pub fn read_history_file(path: &Path) -> Result<History> {
     let (ops, _) = read_ops_file(path)?;
-    History::new(ops)
+    History::new(ops).map_err(|e| e.in_file(path))
 }
 
 /// Writes ops to a file as JSONL or EDN (one op per line), through `path.tmp` and a rename so

@@ -31,6 +31,7 @@ pub struct PairingProblem {
 impl PairingProblem {
     fn to_error(&self) -> Error {
         Error::Pairing {
+            path: None,
             index: self.index,
             process: self.process.clone(),
             message: self.message.clone(),
@@ -66,6 +67,7 @@ impl History {
     pub fn new_lenient(ops: Vec<Op>) -> Result<History> {
         if ops.len() >= NONE as usize {
             return Err(Error::Pairing {
+                path: None,
                 index: NONE as u64,
                 process: String::new(),
                 message: format!("history too long ({} ops)", ops.len()),
