@@ -112,12 +112,19 @@ impl Stop {
                     _ = int.recv() => Interrupt::Sigint,
                     _ = term.recv() => Interrupt::Sigterm,
                 };
-                if stop.count() == 0 {
-                    tracing::warn!(
+                match stop.count() {
+                    0 => tracing::warn!(
                         "{cause}: stopping; waiting for in-flight ops (again to stop waiting)"
-                    );
-                } else {
-                    tracing::warn!("{cause} again: not waiting for in-flight ops");
+                    ),
+                    1 => tracing::warn!(
+                        "{cause} again: not waiting for in-flight ops (a third time exits \
+                         at once, skipping teardown)"
+                    ),
+                    _ => {
+                        tracing::error!("{cause} a third time: exiting without teardown");
+                        crate::log::detach();
+                        std::process::exit(130);
+                    }
                 }
                 stop.trigger(cause);
             }

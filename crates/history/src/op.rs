@@ -363,53 +363,111 @@ impl Op {
     /// Calls `emit(key, value)` for each field in the op's layout order: the recorded fields,
     /// then any standard field present but missing from the layout, then remaining extras.
     pub fn for_each_field(&self, mut emit: impl FnMut(Value, &Value)) {
-        let ty = Value::kw(self.ty.as_str());
-        let idx = Value::from(self.index);
-        let time = self.time.map(Value::Int);
-        let process = self.process.to_value();
+        self.for_each_entry(|e| match e {
+            Entry::Extra(k, v) => emit(k.clone(), v),
+            Entry::F(v) | Entry::Value(v) | Entry::Error(v) => emit(e.key(), v),
+            Entry::Process(Process::Other(v)) => emit(e.key(), v),
+            other => emit(other.key(), &other.scalar_value()),
+        });
+    }
+
+    /// Calls `emit` for each field in the op's layout order, without building key values (what
+    /// the writers use). Order: the recorded fields, then time and error if set but not
+    /// recorded (a recorder stamping an op read without time, an error added to a full
+    /// layout), then remaining extras.
+    pub fn for_each_entry<'a>(&'a self, mut emit: impl FnMut(Entry<'a>)) {
         let mut seen = [false; 9];
         let mut extras = self.extra.iter();
-        let out = |f: Field, emit: &mut dyn FnMut(Value, &Value)| {
-            let key = || Value::kw(f.name());
-            match f {
-                Field::Index => emit(key(), &idx),
-                Field::Time => {
-                    if let Some(t) = &time {
-                        emit(key(), t)
-                    }
-                }
-                Field::Type => emit(key(), &ty),
-                Field::Process => emit(key(), &process),
-                Field::F => emit(key(), &self.f),
-                Field::Value => emit(key(), &self.value),
-                Field::Error => {
-                    if let Some(e) = &self.error {
-                        emit(key(), e)
-                    }
-                }
-                Field::Extra => {}
-            }
+        let entry = |f: Field| -> Option<Entry<'a>> {
+            Some(match f {
+                Field::Index => Entry::Index(self.index),
+                Field::Time => Entry::Time(self.time?),
+                Field::Type => Entry::Type(self.ty),
+                Field::Process => Entry::Process(&self.process),
+                Field::F => Entry::F(&self.f),
+                Field::Value => Entry::Value(&self.value),
+                Field::Error => Entry::Error(self.error.as_ref()?),
+                Field::Extra => return None,
+            })
         };
         for f in self.layout.fields() {
             if f == Field::Extra {
                 if let Some((k, v)) = extras.next() {
-                    emit(k.clone(), v);
+                    emit(Entry::Extra(k, v));
                 }
             } else if !seen[f as usize] {
                 seen[f as usize] = true;
-                out(f, &mut emit);
+                if let Some(e) = entry(f) {
+                    emit(e);
+                }
             }
         }
-        // Time and error set after construction without a layout slot (a recorder stamping an
-        // op read without time, an error added to a full layout) follow the recorded fields.
-        if !seen[Field::Time as usize] && time.is_some() {
-            out(Field::Time, &mut emit);
-        }
-        if !seen[Field::Error as usize] && self.error.is_some() {
-            out(Field::Error, &mut emit);
+        for f in [Field::Time, Field::Error] {
+            if !seen[f as usize] {
+                if let Some(e) = entry(f) {
+                    emit(e);
+                }
+            }
         }
         for (k, v) in extras {
-            emit(k.clone(), v);
+            emit(Entry::Extra(k, v));
+        }
+    }
+}
+
+/// One field of an op, as [`Op::for_each_entry`] yields it.
+#[derive(Clone, Copy, Debug)]
+pub enum Entry<'a> {
+    /// `:index`
+    Index(u64),
+    /// `:time`
+    Time(i64),
+    /// `:type`
+    Type(OpType),
+    /// `:process`
+    Process(&'a Process),
+    /// `:f`
+    F(&'a Value),
+    /// `:value`
+    Value(&'a Value),
+    /// `:error`
+    Error(&'a Value),
+    /// Any other key and its value.
+    Extra(&'a Value, &'a Value),
+}
+
+impl Entry<'_> {
+    /// The key's name for standard fields (`"index"`...); None for extras.
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Entry::Index(_) => "index",
+            Entry::Time(_) => "time",
+            Entry::Type(_) => "type",
+            Entry::Process(_) => "process",
+            Entry::F(_) => "f",
+            Entry::Value(_) => "value",
+            Entry::Error(_) => "error",
+            Entry::Extra(..) => return None,
+        })
+    }
+
+    /// The key as a value (a keyword for standard fields).
+    pub fn key(&self) -> Value {
+        match self {
+            Entry::Extra(k, _) => (*k).clone(),
+            other => Value::kw(other.name().unwrap_or_default()),
+        }
+    }
+
+    /// The value of index, time, type and client/nemesis process entries, built; other
+    /// entries borrow theirs (this returns nil for them).
+    fn scalar_value(&self) -> Value {
+        match self {
+            Entry::Index(i) => Value::from(*i),
+            Entry::Time(t) => Value::Int(*t),
+            Entry::Type(t) => Value::kw(t.as_str()),
+            Entry::Process(p) => p.to_value(),
+            _ => Value::Nil,
         }
     }
 }

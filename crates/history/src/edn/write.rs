@@ -256,19 +256,47 @@ pub(crate) fn is_readable_name(s: &str, symbol: bool) -> bool {
 /// Appends an op as one EDN map (no newline), fields in the op's layout order; a record op
 /// (`layout.record`) is written as `#jepsen.history.Op{...}`.
 pub fn write_op(out: &mut String, op: &Op) {
+    use crate::op::{Entry, Process};
+    use std::fmt::Write as _;
     if op.layout.record {
         out.push_str("#jepsen.history.Op");
     }
     out.push('{');
     let mut first = true;
-    op.for_each_field(|k, v| {
+    op.for_each_entry(|e| {
         if !first {
             out.push_str(", ");
         }
         first = false;
-        write_value(out, &k);
+        if let Entry::Extra(k, v) = e {
+            write_value(out, k);
+            out.push(' ');
+            write_value(out, v);
+            return;
+        }
+        out.push(':');
+        out.push_str(e.name().unwrap_or_default());
         out.push(' ');
-        write_value(out, v);
+        match e {
+            Entry::Index(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Entry::Time(t) => {
+                let _ = write!(out, "{t}");
+            }
+            Entry::Type(t) => {
+                out.push(':');
+                out.push_str(t.as_str());
+            }
+            Entry::Process(Process::Client(p)) => {
+                let _ = write!(out, "{p}");
+            }
+            Entry::Process(Process::Nemesis) => out.push_str(":nemesis"),
+            Entry::Process(Process::Other(v)) | Entry::F(v) | Entry::Value(v) | Entry::Error(v) => {
+                write_value(out, v)
+            }
+            Entry::Extra(..) => {}
+        }
     });
     out.push('}');
 }

@@ -27,7 +27,7 @@ mod read;
 
 pub use read::*;
 
-use crate::op::Op;
+use crate::op::{Entry, Op, Process};
 use crate::value::Value;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -179,14 +179,41 @@ fn escape_into(out: &mut String, s: &str) {
 pub fn write_op(out: &mut String, op: &Op) {
     out.push('{');
     let mut first = true;
-    op.for_each_field(|k, v| {
+    op.for_each_entry(|e| {
         if !first {
             out.push(',');
         }
         first = false;
-        write_value(out, &k);
-        out.push(':');
-        write_value(out, v);
+        if let Entry::Extra(k, v) = e {
+            write_value(out, k);
+            out.push(':');
+            write_value(out, v);
+            return;
+        }
+        out.push('"');
+        out.push_str(e.name().unwrap_or_default());
+        out.push_str("\":");
+        match e {
+            Entry::Index(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Entry::Time(t) => {
+                let _ = write!(out, "{t}");
+            }
+            Entry::Type(t) => {
+                out.push('"');
+                out.push_str(t.as_str());
+                out.push('"');
+            }
+            Entry::Process(Process::Client(p)) => {
+                let _ = write!(out, "{p}");
+            }
+            Entry::Process(Process::Nemesis) => out.push_str("\"nemesis\""),
+            Entry::Process(Process::Other(v)) | Entry::F(v) | Entry::Value(v) | Entry::Error(v) => {
+                write_value(out, v)
+            }
+            Entry::Extra(..) => {}
+        }
     });
     out.push('}');
 }
