@@ -231,7 +231,20 @@ impl Loop {
     }
 }
 
-/// Returns (op count, interrupt, the nemesis back for teardown, a history write error).
+/// What the interpreter hands back to the runner.
+pub(crate) struct Interpreted {
+    /// Ops recorded.
+    pub op_count: u64,
+    /// Set when a stop cut the run short.
+    pub interrupted: Option<Interrupt>,
+    /// The nemesis, for teardown.
+    pub nemesis: Box<dyn Nemesis>,
+    /// A failure writing the history.
+    pub write_error: Option<std::io::Error>,
+    /// The generator asked for something impossible (an op for a busy or unknown process).
+    pub generator_error: Option<String>,
+}
+
 pub(crate) async fn interpret(
     generator: Gen,
     client: Arc<dyn Client>,
@@ -240,12 +253,7 @@ pub(crate) async fn interpret(
     writer: JsonlWriter<File>,
     opts: &RunOptions,
     stop: Stop,
-) -> (
-    u64,
-    Option<Interrupt>,
-    Box<dyn Nemesis>,
-    Option<std::io::Error>,
-) {
+) -> Interpreted {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
     let mut to_worker = HashMap::new();
     let mut client_tasks = Vec::new();
@@ -321,7 +329,17 @@ pub(crate) async fn interpret(
         progress.finish();
         let _ = t.await;
     }
-    (lp.rec.next_index, interrupted, nemesis, lp.rec.error.take())
+    let generator_error = lp.sched.error().map(|e| e.to_string());
+    if let Some(e) = &generator_error {
+        tracing::error!("generator error: {e}");
+    }
+    Interpreted {
+        op_count: lp.rec.next_index,
+        interrupted,
+        nemesis,
+        write_error: lp.rec.error.take(),
+        generator_error,
+    }
 }
 
 async fn run_loop(lp: &mut Loop, done_rx: &mut mpsc::UnboundedReceiver<Completion>, stop: &Stop) {

@@ -1,6 +1,6 @@
 //! The runner: sets up, runs the generator against workers, records, tears down, checks.
 
-use crate::interpreter::{interpret, Interrupt, Stop};
+use crate::interpreter::{interpret, Interpreted, Interrupt, Stop};
 use crate::spec::{Test, TestInfo};
 use crate::store::{files, RunDir};
 use crate::traits::{Client, Db};
@@ -161,7 +161,13 @@ async fn run_phases(
         stop,
     )
     .await;
-    let (op_count, interrupted, mut nemesis, write_error) = run;
+    let Interpreted {
+        op_count,
+        interrupted,
+        mut nemesis,
+        write_error,
+        generator_error,
+    } = run;
 
     // Teardown always runs: heal faults, clients, db.
     tracing::info!("tearing down");
@@ -193,7 +199,17 @@ async fn run_phases(
 
     // Analysis.
     tracing::info!(ops = op_count, "analyzing");
-    let result = check_run(dir, &*checker, interrupted.as_ref(), &teardown_errors)?;
+    let mut result = check_run(dir, &*checker, interrupted.as_ref(), &teardown_errors)?;
+    if let Some(e) = generator_error {
+        // The workload did not run as written: the verdict can claim no more than unknown.
+        if result.valid == Validity::True {
+            result.valid = Validity::Unknown;
+        }
+        result
+            .details
+            .insert("generator-error".into(), serde_json::json!(e));
+        write_results(dir, &result)?;
+    }
     Ok((result, op_count, interrupted, teardown_errors))
 }
 
@@ -229,11 +245,15 @@ pub fn check_run(
             .details
             .insert("teardown-errors".into(), serde_json::json!(teardown_errors));
     }
+    write_results(dir, &result)?;
+    Ok(result)
+}
+
+fn write_results(dir: &RunDir, result: &CheckResult) -> Result<(), RunError> {
     let mut text = result.to_json_pretty();
     text.push('\n');
     dir.write(files::RESULTS, text.as_bytes())
-        .map_err(store_err(&dir.file(files::RESULTS)))?;
-    Ok(result)
+        .map_err(store_err(&dir.file(files::RESULTS)))
 }
 
 async fn setup_all(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// How many ops a [`filter`] may reject in one `op` call before it answers `Pending` (guards
 /// against a filter that rejects an unchanging generator forever).
-pub const FILTER_MAX_REJECTS: usize = 10_000;
+pub const FILTER_MAX_REJECTS: usize = 1_000;
 
 struct Once(GenOp);
 
@@ -34,6 +34,9 @@ where
     F: Fn(&Context) -> Option<GenOp> + Send + Sync,
 {
     fn op(&self, ctx: &Context) -> Poll {
+        if ctx.free_thread_count() == 0 {
+            return Poll::Pending;
+        }
         match (self.0)(ctx) {
             None => Poll::Exhausted,
             Some(op) => match op.fill_in(ctx) {
@@ -44,9 +47,10 @@ where
     }
 }
 
-/// Jepsen's function generators: `f` is called every time an op is asked for (including asks
-/// whose answer the scheduler discards); `None` means exhausted. Draw randomness from
-/// `ctx.rng()`.
+/// Jepsen's function generators: `f` is called every time an op is asked for while a visible
+/// thread is free (including asks whose answer the scheduler discards, so a counter in `f`
+/// may skip values under [`crate::stagger`] or [`crate::any`]); `None` means exhausted. Draw
+/// randomness from `ctx.rng()`. Unlike Jepsen, `f` is not called while no thread is free.
 pub fn from_fn<F>(f: F) -> Gen
 where
     F: Fn(&Context) -> Option<GenOp> + Send + Sync + 'static,

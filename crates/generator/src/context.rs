@@ -150,11 +150,17 @@ impl ThreadSet {
 #[derive(Clone, Debug)]
 pub struct Context {
     time_ns: i64,
-    concurrency: u32,
-    nemesis: bool,
     visible: ThreadSet,
     free: ThreadSet,
-    processes: Arc<[i64]>,
+    run: Arc<Run>,
+}
+
+/// What every view of a run shares (copied on write when a process changes).
+#[derive(Clone, Debug)]
+struct Run {
+    concurrency: u32,
+    nemesis: bool,
+    processes: Vec<i64>,
     rng: Arc<Mutex<ChaCha8Rng>>,
 }
 
@@ -166,12 +172,14 @@ impl Context {
         let n = concurrency as usize + nemesis as usize;
         Context {
             time_ns: 0,
-            concurrency,
-            nemesis,
             visible: ThreadSet::full(n),
             free: ThreadSet::full(n),
-            processes: (0..concurrency as i64).collect(),
-            rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
+            run: Arc::new(Run {
+                concurrency,
+                nemesis,
+                processes: (0..concurrency as i64).collect(),
+                rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
+            }),
         }
     }
 
@@ -193,26 +201,26 @@ impl Context {
 
     /// The test's concurrency (number of client threads), whatever this view restricts.
     pub fn concurrency(&self) -> u32 {
-        self.concurrency
+        self.run.concurrency
     }
 
     /// Number of threads in the whole run (clients plus the nemesis, if any).
     pub fn all_thread_count(&self) -> usize {
-        self.concurrency as usize + self.nemesis as usize
+        self.run.concurrency as usize + self.run.nemesis as usize
     }
 
     /// The index of a thread in [`ThreadSet`]s.
     pub fn thread_index(&self, t: Thread) -> Option<usize> {
         match t {
-            Thread::Client(i) if i < self.concurrency => Some(i as usize),
-            Thread::Nemesis if self.nemesis => Some(self.concurrency as usize),
+            Thread::Client(i) if i < self.run.concurrency => Some(i as usize),
+            Thread::Nemesis if self.run.nemesis => Some(self.run.concurrency as usize),
             _ => None,
         }
     }
 
     /// The thread at an index.
     pub fn thread_at(&self, i: usize) -> Thread {
-        if i < self.concurrency as usize {
+        if i < self.run.concurrency as usize {
             Thread::Client(i as u32)
         } else {
             Thread::Nemesis
@@ -259,9 +267,13 @@ impl Context {
     /// becomes `i + concurrency` after each crash).
     pub fn process_of(&self, t: Thread) -> Process {
         match t {
-            Thread::Client(i) => {
-                Process::Client(self.processes.get(i as usize).copied().unwrap_or(i as i64))
-            }
+            Thread::Client(i) => Process::Client(
+                self.run
+                    .processes
+                    .get(i as usize)
+                    .copied()
+                    .unwrap_or(i as i64),
+            ),
             Thread::Nemesis => Process::Nemesis,
         }
     }
@@ -270,11 +282,11 @@ impl Context {
     /// for a process no thread runs now (an old, crashed process, or an unknown one).
     pub fn thread_of(&self, p: &Process) -> Option<Thread> {
         match p {
-            Process::Client(p) if *p >= 0 && self.concurrency > 0 => {
-                let t = (*p % self.concurrency as i64) as usize;
-                (self.processes[t] == *p).then_some(Thread::Client(t as u32))
+            Process::Client(p) if *p >= 0 && self.run.concurrency > 0 => {
+                let t = (*p % self.run.concurrency as i64) as usize;
+                (self.run.processes[t] == *p).then_some(Thread::Client(t as u32))
             }
-            Process::Nemesis if self.nemesis => Some(Thread::Nemesis),
+            Process::Nemesis if self.run.nemesis => Some(Thread::Nemesis),
             _ => None,
         }
     }
@@ -287,7 +299,7 @@ impl Context {
     /// The run's RNG (ChaCha8, seeded once per run, shared by every view). All generator
     /// randomness comes from here, so a seed reproduces a simulated run.
     pub fn rng(&self) -> MutexGuard<'_, ChaCha8Rng> {
-        self.rng.lock().unwrap_or_else(|e| e.into_inner())
+        self.run.rng.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The process of a free visible thread, chosen uniformly with the RNG (no draw when only
@@ -318,12 +330,9 @@ impl Context {
     pub fn restrict(&self, mask: &ThreadSet) -> Context {
         Context {
             time_ns: self.time_ns,
-            concurrency: self.concurrency,
-            nemesis: self.nemesis,
             visible: self.visible.intersect(mask),
             free: self.free.intersect(mask),
-            processes: self.processes.clone(),
-            rng: self.rng.clone(),
+            run: self.run.clone(),
         }
     }
 
@@ -353,11 +362,10 @@ impl Context {
     /// Jepsen's with-next-process: client thread `t` now runs as process + concurrency.
     pub(crate) fn next_process(&mut self, t: Thread) {
         if let Thread::Client(i) = t {
-            let mut p: Vec<i64> = self.processes.to_vec();
-            if let Some(x) = p.get_mut(i as usize) {
-                *x += self.concurrency as i64;
+            let run = Arc::make_mut(&mut self.run);
+            if let Some(x) = run.processes.get_mut(i as usize) {
+                *x += run.concurrency as i64;
             }
-            self.processes = p.into();
         }
     }
 }

@@ -79,7 +79,7 @@ pub use independent::{concurrent_generator, sequential_generator, tuple};
 pub use scheduler::{
     Action, Dispatch, GenError, Next, Scheduler, SchedulerConfig, PENDING_RETRY_NS,
 };
-pub use sim::{simulate, SimConfig, SIM_MAX_IDLE_RETRIES};
+pub use sim::{simulate, SimConfig, SIM_MAX_IDLE_RETRIES, SIM_SPECIALS_PER_OP};
 pub use threads::{
     any, clients, clients_and_nemesis, concurrency_limit, each_process, each_thread, nemesis,
     on_threads, phases, process_limit, reserve, synchronize, then,

@@ -9,8 +9,12 @@ use std::collections::BinaryHeap;
 
 /// How many times in a row the simulator lets a generator stay pending with nothing in
 /// flight (each retry advances virtual time by [`crate::PENDING_RETRY_NS`]) before it gives
-/// up and returns the history so far: 100,000 retries = 100 s of virtual idleness.
-pub const SIM_MAX_IDLE_RETRIES: usize = 100_000;
+/// up and returns the history so far: 10,000 retries = 10 s of virtual idleness.
+pub const SIM_MAX_IDLE_RETRIES: usize = 10_000;
+
+/// Sleep and Log actions allowed per `max_ops` (plus 1,000): a generator that only sleeps
+/// (`repeat(sleep(dt))` with nothing else) would otherwise run for ever.
+pub const SIM_SPECIALS_PER_OP: usize = 16;
 
 /// Simulation settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +65,8 @@ impl Ord for Due {
 /// again (as Jepsen's interpreter does), in time then dispatch order.
 ///
 /// Returns the history ops (invocations and completions, indexed densely, with times), not
-/// Sleep/Log. Bounded by `cfg.max_ops` invocations and by [`SIM_MAX_IDLE_RETRIES`].
+/// Sleep/Log. Bounded by `cfg.max_ops` invocations, by [`SIM_SPECIALS_PER_OP`] and by
+/// [`SIM_MAX_IDLE_RETRIES`].
 pub fn simulate(
     gen: Gen,
     cfg: SimConfig,
@@ -79,13 +84,18 @@ pub fn simulate(
     let mut seq = 0u64;
     let mut invocations = 0usize;
     let mut idle = 0usize;
+    let mut specials = 0usize;
+    let max_specials = cfg
+        .max_ops
+        .saturating_mul(SIM_SPECIALS_PER_OP)
+        .saturating_add(1_000);
     loop {
         // Completions first: they are latency-sensitive, and change what the generator sees.
         while due.peek().is_some_and(|Reverse(d)| d.time_ns <= now) {
             let Some(Reverse(d)) = due.pop() else { break };
             deliver(&mut sched, &mut history, d);
         }
-        let next = if invocations >= cfg.max_ops {
+        let next = if invocations >= cfg.max_ops || specials >= max_specials {
             if due.is_empty() {
                 break;
             }
@@ -107,8 +117,14 @@ pub fn simulate(
                         invocations += 1;
                         (t, Some(c))
                     }
-                    Action::Sleep { duration_ns } => (now.saturating_add(duration_ns), None),
-                    Action::Log { .. } => (now, None),
+                    Action::Sleep { duration_ns } => {
+                        specials += 1;
+                        (now.saturating_add(duration_ns), None)
+                    }
+                    Action::Log { .. } => {
+                        specials += 1;
+                        (now, None)
+                    }
                 };
                 due.push(Reverse(Due {
                     time_ns,

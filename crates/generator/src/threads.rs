@@ -25,6 +25,19 @@ impl MaskCache {
             None => self.0.get_or_init(|| (n, Arc::new(build(ctx)))).1.clone(),
         }
     }
+
+    /// `ctx` restricted to mask `i`, without touching reference counts when cached.
+    pub(crate) fn restrict(
+        &self,
+        ctx: &Context,
+        i: usize,
+        build: impl FnOnce(&Context) -> Vec<ThreadSet>,
+    ) -> Context {
+        match self.0.get() {
+            Some((m, v)) if *m == ctx.all_thread_count() => ctx.restrict(&v[i]),
+            _ => ctx.restrict(&self.get(ctx, build)[i]),
+        }
+    }
 }
 
 type ThreadPred = dyn Fn(Thread) -> bool + Send + Sync;
@@ -37,10 +50,8 @@ struct OnThreads {
 
 impl OnThreads {
     fn sub(&self, ctx: &Context) -> Context {
-        let m = self
-            .masks
-            .get(ctx, |c| vec![c.thread_mask(|t| (self.pred)(t))]);
-        ctx.restrict(&m[0])
+        self.masks
+            .restrict(ctx, 0, |c| vec![c.thread_mask(|t| (self.pred)(t))])
     }
 
     fn with(&self, gen: Shared) -> Gen {

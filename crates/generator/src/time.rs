@@ -89,9 +89,17 @@ impl Generator for Stagger {
                     op.time_ns = Some(due);
                     due
                 };
+                // The next op is scheduled from this op's due time, not from when it actually
+                // went out: a scheduler that wakes a little late (timers have ~1 ms
+                // resolution) must not slow the total rate down. Only when the schedule has
+                // fallen behind by more than a whole span, or 10 ms for fast rates (every thread
+                // busy, a slow system) does it restart from now, so a backlog never turns into
+                // more than a 10 ms burst.
+                let tolerance_ns = self.span_ns.max(10_000_000);
+                let base = if at - due <= tolerance_ns { due } else { at };
                 let next = Stagger {
                     span_ns: self.span_ns,
-                    next_ns: Some(at + gap(ctx, self.span_ns)),
+                    next_ns: Some(base + gap(ctx, self.span_ns)),
                     gen: advance(&self.gen, next),
                 };
                 Poll::Op(op, Some(Box::new(next)))
