@@ -87,9 +87,26 @@ pub struct AnalyzeArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Checker: stats, exceptions, set, set-full, counter, unique-ids, total-queue, bank.
+    /// Checker: stats, exceptions, set, set-full, counter, unique-ids, total-queue, bank,
+    /// elle-append (list-append transactions), elle-wr (rw-register transactions).
     #[arg(long)]
     pub checker: String,
+    /// Elle: consistency models the history must satisfy (comma-separated), e.g.
+    /// serializable, snapshot-isolation, strict-serializable.
+    #[arg(long, value_delimiter = ',', default_value = "strict-serializable")]
+    pub consistency_models: Vec<String>,
+    /// Elle: further anomalies to look for, beyond those the models forbid (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "G0")]
+    pub anomalies: Vec<String>,
+    /// Elle rw-register: infer version orders from writes that follow reads in a txn.
+    #[arg(long)]
+    pub wfr_keys: bool,
+    /// Elle rw-register: assume each key is sequentially consistent.
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// Elle rw-register: assume each key is linearizable.
+    #[arg(long)]
+    pub linearizable_keys: bool,
     /// Bank: the total every read must sum to (default: the first read's total).
     #[arg(long)]
     pub total: Option<i64>,

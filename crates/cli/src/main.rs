@@ -4,12 +4,13 @@
 //! error.
 
 mod args;
+mod checkers;
 mod verdict;
 
 use anyhow::{anyhow, Context, Result};
 use args::{AnalyzeArgs, CheckArgs, Cli, Command, TestArgs};
 use clap::Parser;
-use rift_checker::{CheckResult, CheckerOptions, Validity};
+use rift_checker::{CheckResult, Validity};
 use rift_core::{store, workload, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -175,13 +176,7 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<u8> {
 }
 
 fn cmd_check(a: CheckArgs) -> Result<u8> {
-    let opts = CheckerOptions {
-        bank_total: a.total,
-        bank_negative_balances: a.negative_balances,
-        linearizable_set: a.linearizable,
-        ..CheckerOptions::default()
-    };
-    let checker = rift_checker::by_name(&a.checker, &opts).map_err(|e| args::bad(e.to_string()))?;
+    let checker = checkers::build(&a)?;
     let (ops, report) = rift_history::read_ops_file(&a.file).map_err(args::bad)?;
     if let Some(line) = report.truncated_line {
         eprintln!(

@@ -1,0 +1,56 @@
+//! Builds the checker `rift check --checker NAME` asks for.
+
+use crate::args::{bad, BadArgs, CheckArgs};
+use rift_checker::{Checker, CheckerOptions};
+
+/// Every checker name `rift check` accepts.
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = rift_checker::names().to_vec();
+    v.extend(["elle-append", "elle-wr"]);
+    v
+}
+
+/// The checker named on the command line, with its options.
+pub fn build(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
+    match a.checker.as_str() {
+        "elle-append" | "list-append" => elle(a, rift_elle::Workload::ListAppend),
+        "elle-wr" | "rw-register" => elle(a, rift_elle::Workload::RwRegister),
+        name => {
+            let opts = CheckerOptions {
+                bank_total: a.total,
+                bank_negative_balances: a.negative_balances,
+                linearizable_set: a.linearizable,
+                ..CheckerOptions::default()
+            };
+            rift_checker::by_name(name, &opts).map_err(|_| {
+                bad(format!(
+                    "unknown checker {name:?}; known checkers: {}",
+                    names().join(", ")
+                ))
+            })
+        }
+    }
+}
+
+fn elle(a: &CheckArgs, workload: rift_elle::Workload) -> Result<Box<dyn Checker>, BadArgs> {
+    let known = rift_elle::model_names();
+    for m in &a.consistency_models {
+        if !known.contains(&m.as_str()) {
+            return Err(bad(format!(
+                "--consistency-models: unknown model {m:?}; known models: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let opts = rift_elle::Options {
+        consistency_models: a.consistency_models.clone(),
+        anomalies: a.anomalies.clone(),
+        sources: rift_elle::VersionSources {
+            wfr_keys: a.wfr_keys,
+            sequential_keys: a.sequential_keys,
+            linearizable_keys: a.linearizable_keys,
+        },
+        ..rift_elle::Options::default()
+    };
+    Ok(Box::new(rift_elle::checker(workload, opts)))
+}
