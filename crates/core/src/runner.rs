@@ -149,7 +149,7 @@ async fn run_phases(
     // Run: history.jsonl is streamed as ops happen.
     let history_path = dir.file(files::HISTORY_JSONL);
     let file = fs::File::create(&history_path).map_err(store_err(&history_path))?;
-    let writer = JsonlWriter::new(file, 256 * 1024);
+    let writer = JsonlWriter::jsonl(file, 256 * 1024);
     tracing::info!("running workload");
     let run = interpret(
         generator,

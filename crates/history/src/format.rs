@@ -169,11 +169,11 @@ pub fn write_ops_file(path: &Path, format: Format, ops: &[Op]) -> Result<()> {
     let result = (|| -> std::io::Result<()> {
         let file = std::fs::File::create(&tmp)?;
         let file = if format == Format::Jsonl {
-            let mut w = JsonlWriter::new(file, 1 << 20);
+            let mut w = JsonlWriter::jsonl(file, 1 << 20);
             ops.iter().try_for_each(|op| w.write(op))?;
             w.into_inner()?
         } else {
-            let mut w = EdnWriter::new(file, 1 << 20);
+            let mut w = EdnWriter::edn(file, 1 << 20);
             ops.iter().try_for_each(|op| w.write(op))?;
             w.into_inner()?
         };

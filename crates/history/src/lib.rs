@@ -71,6 +71,7 @@ pub mod json;
 pub mod op;
 pub mod txt;
 pub mod value;
+pub mod writer;
 
 pub use edn::EdnWriter;
 pub use error::{Error, Location, Result};
@@ -79,3 +80,4 @@ pub use history::{History, PairingProblem};
 pub use json::{JsonlReader, JsonlWriter, ReadReport};
 pub use op::{Entry, Field, Layout, Op, OpType, Process};
 pub use value::{Name, Value};
+pub use writer::OpWriter;

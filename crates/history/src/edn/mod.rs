@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::json::JsonlReader;
 use crate::op::Op;
 use crate::value::Value;
-use std::io::{self, BufReader, Write};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// The EDN text of a value.
@@ -72,57 +72,8 @@ pub fn read_edn_file(path: &Path) -> Result<Vec<Op>> {
     read_edn_bytes(&bytes, Some(path))
 }
 
-/// Streams ops as `history.edn`, one op map per line, buffering up to a chunk and writing whole
-/// lines only (like [`JsonlWriter`](crate::json::JsonlWriter)).
-pub struct EdnWriter<W: Write> {
-    out: W,
-    buf: String,
-    chunk_bytes: usize,
-    written: u64,
-}
-
-impl<W: Write> EdnWriter<W> {
-    /// A writer that flushes whenever `chunk_bytes` are buffered (and on [`flush`](Self::flush)).
-    pub fn new(out: W, chunk_bytes: usize) -> EdnWriter<W> {
-        EdnWriter {
-            out,
-            buf: String::with_capacity(chunk_bytes.min(1 << 24) + 4096),
-            chunk_bytes,
-            written: 0,
-        }
-    }
-
-    /// Appends one op.
-    pub fn write(&mut self, op: &Op) -> io::Result<()> {
-        write_op(&mut self.buf, op);
-        self.buf.push('\n');
-        self.written += 1;
-        if self.buf.len() >= self.chunk_bytes {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Writes out everything buffered.
-    pub fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.out.write_all(self.buf.as_bytes())?;
-            self.buf.clear();
-        }
-        self.out.flush()
-    }
-
-    /// Ops written so far.
-    pub fn count(&self) -> u64 {
-        self.written
-    }
-
-    /// Flushes and returns the inner writer.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.flush()?;
-        Ok(self.out)
-    }
-}
+/// Streams ops as `history.edn`: [`OpWriter::edn`](crate::writer::OpWriter::edn).
+pub type EdnWriter<W> = crate::writer::OpWriter<W>;
 
 /// `dst` with `.tmp` appended to its file name.
 pub(crate) fn tmp_path(dst: &Path) -> PathBuf {
@@ -141,7 +92,7 @@ pub fn jsonl_to_edn(src: &Path, dst: &Path) -> Result<u64> {
     let input = std::fs::File::open(src).map_err(|e| Error::io(src, e))?;
     let tmp = tmp_path(dst);
     let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut w = EdnWriter::new(file, 1 << 20);
+    let mut w = EdnWriter::edn(file, 1 << 20);
     let reader = JsonlReader::new(
         BufReader::with_capacity(1 << 20, input),
         Some(src.to_path_buf()),

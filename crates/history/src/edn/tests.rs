@@ -274,7 +274,7 @@ fn writer_streams_lines() {
         None,
     )
     .unwrap();
-    let mut w = EdnWriter::new(Vec::new(), 8);
+    let mut w = EdnWriter::edn(Vec::new(), 8);
     for op in &ops {
         w.write(op).unwrap();
     }

@@ -30,7 +30,6 @@ pub use read::*;
 use crate::op::{Entry, Op, Process};
 use crate::value::Value;
 use std::fmt::Write as _;
-use std::io::{self, Write};
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -232,57 +231,8 @@ pub fn value_to_json(v: &Value) -> String {
     s
 }
 
-/// Streams ops to a JSONL file, one per line, buffering up to a chunk and flushing whole lines
-/// only: a process killed between flushes leaves a file whose every complete line is an op.
-pub struct JsonlWriter<W: Write> {
-    out: W,
-    buf: String,
-    chunk_bytes: usize,
-    written: u64,
-}
-
-impl<W: Write> JsonlWriter<W> {
-    /// A writer that flushes whenever `chunk_bytes` are buffered (and on [`flush`](Self::flush)).
-    pub fn new(out: W, chunk_bytes: usize) -> JsonlWriter<W> {
-        JsonlWriter {
-            out,
-            buf: String::with_capacity(chunk_bytes + 4096),
-            chunk_bytes,
-            written: 0,
-        }
-    }
-
-    /// Appends one op.
-    pub fn write(&mut self, op: &Op) -> io::Result<()> {
-        write_op(&mut self.buf, op);
-        self.buf.push('\n');
-        self.written += 1;
-        if self.buf.len() >= self.chunk_bytes {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Writes out everything buffered.
-    pub fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.out.write_all(self.buf.as_bytes())?;
-            self.buf.clear();
-        }
-        self.out.flush()
-    }
-
-    /// Ops written so far.
-    pub fn count(&self) -> u64 {
-        self.written
-    }
-
-    /// Flushes and returns the inner writer.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.flush()?;
-        Ok(self.out)
-    }
-}
+/// Streams ops to a JSONL file: [`OpWriter::jsonl`](crate::writer::OpWriter::jsonl).
+pub type JsonlWriter<W> = crate::writer::OpWriter<W>;
 
 #[cfg(test)]
 mod tests {
@@ -367,7 +317,7 @@ mod tests {
 
     #[test]
     fn writer_flushes_whole_lines() {
-        let mut w = JsonlWriter::new(Vec::new(), 10);
+        let mut w = JsonlWriter::jsonl(Vec::new(), 10);
         w.write(&Op::invoke(0, "read", Value::Nil)).unwrap();
         let out = w.into_inner().unwrap();
         assert!(out.ends_with(b"\n"));
