@@ -327,7 +327,9 @@ impl<C: Checker + ?Sized> Checker for Box<C> {
 /// A checker that runs named checkers and merges their verdicts (Jepsen's `compose`).
 ///
 /// The result is `{"valid?": merged, "<name>": sub-result, ...}`. With more than one checker
-/// they run in parallel on scoped threads; each writes into `ctx.subdir(name)`. A checker that
+/// they run in parallel on scoped threads. Each gets the same context, as in Jepsen, so that
+/// files land where users look for them (`elle/`, `independent/<key>/` in the run's
+/// directory); checkers name their files so they do not collide. A checker that
 /// panics yields `{"valid?": "unknown", "error": "..."}` for its name (Jepsen's `check-safe`).
 pub struct Compose {
     checkers: Vec<(String, Box<dyn Checker>)>,
@@ -343,9 +345,8 @@ impl Compose {
 
     /// Runs every checker and returns the named sub-results in order.
     pub fn check_each(&self, ctx: &CheckContext, history: &History) -> Vec<(String, CheckResult)> {
-        let run = |name: &str, c: &dyn Checker| {
-            let sub = ctx.subdir(name);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.check(&sub, history)))
+        let run = |_name: &str, c: &dyn Checker| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.check(ctx, history)))
                 .unwrap_or_else(|p| CheckResult::unknown(panic_message(&*p)))
         };
         if self.checkers.len() <= 1 {

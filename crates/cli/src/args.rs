@@ -88,9 +88,20 @@ pub struct AnalyzeArgs {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Checker: stats, exceptions, set, set-full, counter, unique-ids, total-queue, bank,
-    /// elle-append (list-append transactions), elle-wr (rw-register transactions).
+    /// elle-append (list-append transactions), elle-wr (rw-register transactions),
+    /// linearizable (with --model).
     #[arg(long)]
     pub checker: String,
+    /// Linearizable: the model (register, cas-register, multi-register, mutex, set, fifo-queue,
+    /// unordered-queue, kv).
+    #[arg(long, default_value = "cas-register")]
+    pub model: String,
+    /// Linearizable: values are Jepsen independent `[key value]` tuples; check each key alone.
+    #[arg(long)]
+    pub independent: bool,
+    /// Linearizable: seconds the search may take before the verdict is unknown.
+    #[arg(long, default_value_t = 300.0, value_parser = positive_f64)]
+    pub time_budget: f64,
     /// Elle: consistency models the history must satisfy (comma-separated), e.g.
     /// serializable, snapshot-isolation, strict-serializable.
     #[arg(long, value_delimiter = ',', default_value = "strict-serializable")]

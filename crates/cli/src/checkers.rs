@@ -6,7 +6,7 @@ use rift_checker::{Checker, CheckerOptions};
 /// Every checker name `rift check` accepts.
 pub fn names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = rift_checker::names().to_vec();
-    v.extend(["elle-append", "elle-wr"]);
+    v.extend(["elle-append", "elle-wr", "linearizable"]);
     v
 }
 
@@ -15,6 +15,7 @@ pub fn build(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
     match a.checker.as_str() {
         "elle-append" | "list-append" => elle(a, rift_elle::Workload::ListAppend),
         "elle-wr" | "rw-register" => elle(a, rift_elle::Workload::RwRegister),
+        "linearizable" | "linear" => linearizable(a),
         name => {
             let opts = CheckerOptions {
                 bank_total: a.total,
@@ -53,4 +54,18 @@ fn elle(a: &CheckArgs, workload: rift_elle::Workload) -> Result<Box<dyn Checker>
         ..rift_elle::Options::default()
     };
     Ok(Box::new(rift_elle::checker(workload, opts)))
+}
+
+fn linearizable(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
+    let model = rift_linear::model_named(&a.model).map_err(|e| bad(format!("--model: {e}")))?;
+    let opts = rift_linear::Options {
+        time_budget: std::time::Duration::from_secs_f64(a.time_budget),
+        ..rift_linear::Options::default()
+    };
+    let checker = rift_linear::linearizable(model, opts);
+    Ok(if a.independent {
+        Box::new(rift_linear::independent(checker))
+    } else {
+        Box::new(checker)
+    })
 }

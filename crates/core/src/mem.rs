@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rift_history::{Op, OpType, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Which bugs to plant, and how often.
@@ -89,8 +89,8 @@ struct State {
     counter_past: VecDeque<i64>,
     next_id: i64,
     issued: Vec<i64>,
-    register: Option<Value>,
-    register_past: VecDeque<Value>,
+    /// Registers by key (Jepsen's independent keys), each with its recent past values.
+    registers: HashMap<Value, Register>,
 }
 
 const PAST: usize = 64;
@@ -172,7 +172,8 @@ pub enum MemWorkload {
     Counter,
     /// `generate` -> a fresh id.
     UniqueIds,
-    /// `write` x, `read` -> x, `cas` [old new] (fail when the value differs).
+    /// Independent registers: `write` [k x], `read` [k nil] -> [k x], `cas` [k [old new]]
+    /// (fail when the value differs).
     Register,
 }
 
@@ -402,47 +403,76 @@ impl MemClient {
         }
     }
 
+    /// Register ops on independent keys: values are `[k v]` tuples (`[k nil]` to read,
+    /// `[k [old new]]` for cas).
     fn register(&self, op: &Op) -> PlugResult<Op> {
         let sys = &self.system;
+        let (key, arg) = match op.value.as_seq() {
+            Some([k, v]) => (k.clone(), v.clone()),
+            _ => {
+                return Err(RiftError::new(
+                    "bad-op",
+                    format!("register ops take [key value] tuples, got {}", op.value),
+                ))
+            }
+        };
+        let tuple = |v: Value| Value::Vector(vec![key.clone(), v]);
         match op.f_name() {
             "write" => {
                 if !sys.bug(sys.bugs.lost_writes) {
-                    let mut s = sys.state();
-                    if let Some(old) = s.register.replace(op.value.clone()) {
-                        s.register_past.push_back(old);
-                        if s.register_past.len() > PAST {
-                            s.register_past.pop_front();
-                        }
-                    }
+                    sys.state()
+                        .registers
+                        .entry(key.clone())
+                        .or_default()
+                        .set(arg.clone());
                 }
                 Ok(op.complete(OpType::Ok, op.value.clone()))
             }
             "read" => {
                 let stale = sys.bug(sys.bugs.stale_reads);
                 let s = sys.state();
-                let v = match (stale, s.register_past.len()) {
-                    (true, n) if n > 0 => s.register_past[sys.random_below(n)].clone(),
-                    _ => s.register.clone().unwrap_or_default(),
+                let v = match s.registers.get(&key) {
+                    None => Value::Nil,
+                    Some(r) if stale && !r.past.is_empty() => {
+                        r.past[sys.random_below(r.past.len())].clone()
+                    }
+                    Some(r) => r.value.clone(),
                 };
-                Ok(op.complete(OpType::Ok, v))
+                Ok(op.complete(OpType::Ok, tuple(v)))
             }
             "cas" => {
-                let pair = op.value.as_seq().filter(|p| p.len() == 2).ok_or_else(|| {
-                    RiftError::new("bad-op", format!("cas needs [old new], got {}", op.value))
-                })?;
+                let Some([old, new]) = arg.as_seq() else {
+                    return Err(RiftError::new(
+                        "bad-op",
+                        format!("cas takes [key [old new]], got {}", op.value),
+                    ));
+                };
                 let mut s = sys.state();
-                if s.register.as_ref().unwrap_or(&Value::Nil) != &pair[0] {
+                let r = s.registers.entry(key.clone()).or_default();
+                if &r.value != old {
                     return Ok(op.complete(OpType::Fail, op.value.clone()));
                 }
-                if let Some(old) = s.register.replace(pair[1].clone()) {
-                    s.register_past.push_back(old);
-                    if s.register_past.len() > PAST {
-                        s.register_past.pop_front();
-                    }
-                }
+                r.set(new.clone());
                 Ok(op.complete(OpType::Ok, op.value.clone()))
             }
             _ => Err(unknown(op, self.workload)),
+        }
+    }
+}
+
+/// One register: its value (nil before the first write) and a few past values.
+#[derive(Debug, Default)]
+struct Register {
+    value: Value,
+    past: VecDeque<Value>,
+}
+
+impl Register {
+    fn set(&mut self, v: Value) {
+        let old = std::mem::replace(&mut self.value, v);
+        self.past.push_back(old);
+        if self.past.len() > PAST {
+            self.past.pop_front();
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | `bank` | `transfer` between accounts, `read` (1 in 4) | one `read` | bank + stats + exceptions |
 //! | `counter` | `add` 1..5, `read` (1 in 4) | one `read` | counter + stats + exceptions |
 //! | `unique-ids` | `generate` | none | unique-ids + stats + exceptions |
+//! | `register` | `read`, `write`, `cas` on independent keys (`[k v]`), 200 ops a key | none | linearizable (cas-register) per key + stats + exceptions |
 
 use crate::mem::{Bugs, MemClient, MemDb, MemSystem, MemWorkload};
 use crate::spec::{RunOptions, Test};
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The workloads `rift test` knows.
-pub const NAMES: &[&str] = &["set", "queue", "bank", "counter", "unique-ids"];
+pub const NAMES: &[&str] = &["set", "queue", "bank", "counter", "unique-ids", "register"];
 
 /// Bank defaults, as Jepsen's bank test: 8 accounts, 100 in total, transfers of 1..=5.
 pub const BANK_ACCOUNTS: i64 = 8;
@@ -71,6 +72,7 @@ pub fn mem_test(
         "bank" => MemWorkload::Bank,
         "counter" => MemWorkload::Counter,
         "unique-ids" => MemWorkload::UniqueIds,
+        "register" => MemWorkload::Register,
         other => {
             return Err(format!(
                 "unknown workload {other:?} for --db mem; known: {}",
@@ -96,7 +98,7 @@ pub fn mem_test(
             workload: kind,
         }),
         nemesis: Box::new(NoopNemesis),
-        generator: generator(&o.workload, o.rate_hz, o.time_limit)?,
+        generator: generator(&o.workload, o.rate_hz, o.time_limit, concurrency)?,
         checker,
         seed,
         opts,
@@ -105,7 +107,12 @@ pub fn mem_test(
 }
 
 /// The generator of a workload: a timed main phase on the clients, then its final phase.
-pub fn generator(workload: &str, rate_hz: f64, time_limit: Duration) -> Result<Gen, String> {
+pub fn generator(
+    workload: &str,
+    rate_hz: f64,
+    time_limit: Duration,
+    concurrency: u32,
+) -> Result<Gen, String> {
     let counter = Arc::new(AtomicI64::new(0));
     let next = move || counter.fetch_add(1, Ordering::Relaxed);
     let (main, last): (Gen, Option<GenOp>) = match workload {
@@ -165,6 +172,7 @@ pub fn generator(workload: &str, rate_hz: f64, time_limit: Duration) -> Result<G
             gen::from_fn(|_| Some(GenOp::invoke("generate", Value::Nil))),
             None,
         ),
+        "register" => (register_generator(concurrency), None),
         other => {
             return Err(format!(
                 "unknown workload {other:?}; known: {}",
@@ -183,6 +191,34 @@ pub fn generator(workload: &str, rate_hz: f64, time_limit: Duration) -> Result<G
         phases.push(gen::clients(gen::once(op)));
     }
     Ok(gen::phases(phases))
+}
+
+/// Jepsen's register workload: independent keys, each worked on by a group of threads for a
+/// bounded number of random reads, writes (values 0..5) and compare-and-sets, values wrapped as
+/// `[k v]` tuples.
+fn register_generator(concurrency: u32) -> Gen {
+    const OPS_PER_KEY: u64 = 200;
+    let group = concurrency.clamp(1, 5) as usize;
+    let keys: Vec<Value> = (0..100_000i64).map(Value::Int).collect();
+    gen::concurrent_generator(group, keys, |_| {
+        gen::limit(
+            OPS_PER_KEY,
+            gen::from_fn(|ctx| {
+                let mut rng = ctx.rng();
+                Some(match rng.random_range(0..3) {
+                    0 => GenOp::invoke("read", Value::Nil),
+                    1 => GenOp::invoke("write", rng.random_range(0..5i64)),
+                    _ => GenOp::invoke(
+                        "cas",
+                        Value::Vector(vec![
+                            rng.random_range(0..5i64).into(),
+                            rng.random_range(0..5i64).into(),
+                        ]),
+                    ),
+                })
+            }),
+        )
+    })
 }
 
 /// The checker a stored spec calls for (`rift analyze` uses this on `test.json`'s `spec`).
@@ -205,11 +241,28 @@ pub fn checker_for(spec: &serde_json::Value) -> Result<Box<dyn Checker>, String>
         }
         "counter" => "counter",
         "unique-ids" => "unique-ids",
+        "register" => "linearizable",
         other => return Err(format!("no checker for workload {other:?}")),
     };
+    if name == "linearizable" {
+        let model = rift_linear::model_named("cas-register").map_err(|e| e.to_string())?;
+        let main = rift_linear::independent(rift_linear::linearizable(
+            model,
+            rift_linear::Options::default(),
+        ));
+        return compose_with_stats(Box::new(main), &opts);
+    }
     let main = rift_checker::by_name(name, &opts).map_err(|e| e.to_string())?;
-    let stats = rift_checker::by_name("stats", &opts).map_err(|e| e.to_string())?;
-    let exceptions = rift_checker::by_name("exceptions", &opts).map_err(|e| e.to_string())?;
+    compose_with_stats(main, &opts)
+}
+
+/// Jepsen's usual composition: the workload's checker beside stats and exceptions.
+fn compose_with_stats(
+    main: Box<dyn Checker>,
+    opts: &CheckerOptions,
+) -> Result<Box<dyn Checker>, String> {
+    let stats = rift_checker::by_name("stats", opts).map_err(|e| e.to_string())?;
+    let exceptions = rift_checker::by_name("exceptions", opts).map_err(|e| e.to_string())?;
     Ok(Box::new(Compose::new(vec![
         ("workload".to_string(), main),
         ("stats".to_string(), stats),
