@@ -72,7 +72,7 @@ fn run_workload(workload: &str, bug: Option<&str>) -> (Output, tempfile::TempDir
 
 #[test]
 fn valid_workloads_pass_and_store_everything() {
-    for w in ["set", "queue", "bank", "counter", "unique-ids"] {
+    for w in ["set", "queue", "bank", "counter", "unique-ids", "register"] {
         let (o, store) = run_workload(w, None);
         assert_eq!(o.status.code(), Some(0), "{w}: {}", describe(&o));
         assert!(stdout(&o).contains(VALID), "{w}: {}", describe(&o));
@@ -116,6 +116,108 @@ fn lost_writes_are_caught() {
         let types = r["workload"]["anomaly-types"].to_string();
         assert!(types.contains(anomaly), "{w}: {types}");
     }
+}
+
+#[test]
+fn register_stale_reads_and_lost_writes_are_not_linearizable() {
+    let (o, store) = run_workload("register", None);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(latest(store.path())
+        .join("independent/0/results.json")
+        .is_file());
+    for bug in ["stale-reads", "lost-writes"] {
+        let (o, store) = run_workload("register", Some(bug));
+        assert_eq!(o.status.code(), Some(1), "{bug}: {}", describe(&o));
+        let r = results(store.path());
+        assert!(
+            r["workload"]["anomaly-types"]
+                .to_string()
+                .contains("nonlinearizable"),
+            "{bug}: {r}"
+        );
+        let f = &r["workload"]["failures"][0];
+        let failing = f.as_str().map_or_else(|| f.to_string(), str::to_string);
+        let dir = latest(store.path()).join(format!("independent/{failing}"));
+        assert!(
+            dir.join("linear.svg").is_file(),
+            "no linear.svg in {}",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn check_gives_corpus_verdicts_for_linearizable_and_elle() {
+    let Some(data) = shared_data() else { return };
+    let store = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &[&str], i32)] = &[
+        (
+            "porcupine/etcd/etcd_002.log",
+            &["--checker", "linearizable"],
+            0,
+        ),
+        (
+            "porcupine/etcd/etcd_000.log",
+            &["--checker", "linearizable"],
+            1,
+        ),
+        (
+            "porcupine/kv/c10-ok.txt",
+            &["--checker", "linearizable", "--model", "kv"],
+            0,
+        ),
+        (
+            "porcupine/kv/c10-bad.txt",
+            &["--checker", "linearizable", "--model", "kv"],
+            1,
+        ),
+        (
+            "knossos/cas-register/bad/cas-failure.edn",
+            &["--checker", "linearizable"],
+            1,
+        ),
+        ("elle/huge-scc.edn", &["--checker", "elle-append"], 1),
+        (
+            "elle/huge-scc.edn",
+            &[
+                "--checker",
+                "elle-append",
+                "--consistency-models",
+                "serializable",
+            ],
+            0,
+        ),
+    ];
+    for (file, args, code) in cases {
+        let path = data.join(file);
+        let mut a: Vec<&str> = vec!["check"];
+        a.extend_from_slice(args);
+        a.push(path.to_str().unwrap());
+        let o = rift(store.path(), &a);
+        assert_eq!(
+            o.status.code(),
+            Some(*code),
+            "{file} {args:?}: {}",
+            describe(&o)
+        );
+    }
+    let o = rift(
+        store.path(),
+        &["check", "--checker", "linearizable", "--model", "nope", "x"],
+    );
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    let o = rift(
+        store.path(),
+        &[
+            "check",
+            "--checker",
+            "elle-append",
+            "--consistency-models",
+            "nope",
+            "x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
 }
 
 #[test]
