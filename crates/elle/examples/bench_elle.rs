@@ -1,29 +1,45 @@
-//! Benchmark: a generated 1,000,000-txn list-append history (1-5 micro-ops, 10 processes,
-//! realtime edges on) checked under strict-serializable, and huge-scc.edn.
-//! Run: `cargo run --release -p rift-elle --example bench_elle [TXNS]`.
+//! Benchmark: a generated 1,000,000-txn list-append history (1-5 micro-ops, 500 active keys,
+//! at most 32 appends per key before it is retired for a fresh one, as Elle's own generator
+//! does with `max-writes-per-key` 32; 10 processes, realtime edges on) checked under
+//! strict-serializable, and huge-scc.edn.
+//! Run: `cargo run --release -p rift-elle --example bench_elle [TXNS] [KEYS] [WRITES_PER_KEY]`.
+//!
+//! Memory is reported in two parts: the history itself (resident growth while generating it,
+//! per txn) and the checker's own peak above the history (the peak-RSS mark is reset before
+//! the check, so the generator's temporaries do not count).
 
 use rift_elle::gen::{history, GenOptions};
 use rift_elle::{check, Options, Workload};
 use std::time::Instant;
 
-fn rss_kb() -> u64 {
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
+/// Resets the peak-RSS mark (VmHWM) to the current RSS (Linux `clear_refs` 5).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn arg(i: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(i)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let huge = "/work/shared/data/elle/huge-scc.edn";
-    if let Ok((ops, _)) = rift_history::read_ops_file(std::path::Path::new(huge)) {
+        .unwrap_or(default)
+}
+
+fn main() {
+    let n = arg(1, 1_000_000);
+    let huge = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/elle/huge-scc.edn");
+    if let Ok((ops, _)) = rift_history::read_ops_file(&huge) {
         let h = rift_history::History::new_lenient(ops).expect("pairs");
         let t = Instant::now();
         let r = check(Workload::ListAppend, &h, &Options::default());
@@ -37,28 +53,34 @@ fn main() {
     let o = GenOptions {
         txns: n,
         processes: 10,
-        keys: 500,
+        keys: arg(2, 500),
         max_txn_len: 5,
-        max_writes_per_key: 32,
+        max_writes_per_key: arg(3, 32) as u32,
         fail_per_mille: 10,
     };
+    let rss0 = status_kb("VmRSS:");
     let t = Instant::now();
     let h = history(Workload::ListAppend, &o, 42);
     let gen_s = t.elapsed().as_secs_f64();
-    let before = rss_kb();
+    let rss1 = status_kb("VmRSS:");
+    reset_peak();
+    let base = status_kb("VmRSS:");
     let t = Instant::now();
     let r = check(Workload::ListAppend, &h, &Options::default());
     let s = t.elapsed().as_secs_f64();
-    let peak = rss_kb();
+    let peak = status_kb("VmHWM:");
     println!(
-        "generated {n} txns in {gen_s:.1} s; history RSS {:.0} MB",
-        before as f64 / 1024.0
+        "generated {n} txns ({} keys active, {} appends per key) in {gen_s:.1} s; history {:.0} MB, {:.0} bytes/txn",
+        o.keys,
+        o.max_writes_per_key,
+        rss1.saturating_sub(rss0) as f64 / 1024.0,
+        (rss1.saturating_sub(rss0) * 1024) as f64 / n as f64
     );
     println!(
-        "check: {s:.2} s, {:.0} txn/s, peak RSS {:.0} MB, {:.0} bytes/txn over the history, valid={}",
+        "check: {s:.2} s, {:.0} txn/s, peak RSS {:.0} MB, checker {:.0} bytes/txn over the history, valid={}",
         n as f64 / s,
         peak as f64 / 1024.0,
-        (peak.saturating_sub(before) * 1024) as f64 / n as f64,
+        (peak.saturating_sub(base) * 1024) as f64 / n as f64,
         r.valid
     );
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value as Json};
 /// The analysis an explanation draws on.
 pub enum Index<'a> {
     /// List-append.
-    Append(&'a AppendIndex),
+    Append(&'a AppendIndex<'a>),
     /// Rw-register.
     Register(&'a RegisterIndex),
 }
@@ -121,17 +121,17 @@ fn append_step(
                 let am = ta
                     .mops
                     .iter()
-                    .position(|m| m.kind == Kind::Append && m.key == mop.key && &m.value == last);
+                    .position(|m| m.kind == Kind::Append && m.key == mop.key && m.value == last);
                 return (
                     json!({"type": "wr", "key": vj(k), "value": vj(last), "a-mop-index": am, "b-mop-index": bm}),
                     format!("{an} appended {last} to key {k}, which {bn} read"),
                 );
             }
             (WW | RW, Kind::Append) => {
-                let prev = ix.prev(txns, mop.key, &mop.value);
+                let prev = ix.prev(mop.key, mop.value);
                 let pv = match prev {
                     Prev::Init => None,
-                    Prev::At(p) => ix.element(txns, mop.key, p),
+                    Prev::At(p) => ix.element(mop.key, p),
                 };
                 if rel == WW {
                     let Some(pv) = pv else { continue };
@@ -141,9 +141,9 @@ fn append_step(
                     let am = ta
                         .mops
                         .iter()
-                        .position(|m| m.kind == Kind::Append && m.key == mop.key && &m.value == pv);
+                        .position(|m| m.kind == Kind::Append && m.key == mop.key && m.value == pv);
                     return (
-                        json!({"type": "ww", "key": vj(k), "value": vj(pv), "value'": vj(&mop.value),
+                        json!({"type": "ww", "key": vj(k), "value": vj(pv), "value'": vj(mop.value),
                                "a-mop-index": am, "b-mop-index": bm}),
                         format!(
                             "{an} appended {pv} to key {k}, and {bn} appended {} right after it",
@@ -170,7 +170,7 @@ fn append_step(
                     Some(pv) => format!("{an} read key {k} ending in {pv}, which did not include {bn}'s append of {}", mop.value),
                 };
                 return (
-                    json!({"type": "rw", "key": vj(k), "value": value, "value'": vj(&mop.value),
+                    json!({"type": "rw", "key": vj(k), "value": value, "value'": vj(mop.value),
                            "a-mop-index": am, "b-mop-index": bm}),
                     text,
                 );

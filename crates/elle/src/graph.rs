@@ -42,30 +42,48 @@ impl Builder {
         }
     }
 
-    /// Freezes into CSR form over `n` vertices, merging parallel edges' relations.
-    pub fn build(mut self, n: usize) -> Graph {
-        self.edges.sort_unstable_by_key(|&(a, b, _)| (a, b));
+    /// Freezes into CSR form over `n` vertices, merging parallel edges' relations. A counting
+    /// sort by source, then a small sort of each row by target.
+    pub fn build(self, n: usize) -> Graph {
         let mut offsets = vec![0u32; n + 1];
-        let mut targets = Vec::with_capacity(self.edges.len());
-        let mut rels: Vec<u8> = Vec::with_capacity(self.edges.len());
-        let mut last: Option<(u32, u32)> = None;
-        for &(a, b, r) in &self.edges {
-            if last == Some((a, b)) {
-                *rels.last_mut().expect("edge") |= r;
-                continue;
-            }
-            last = Some((a, b));
+        for &(a, _, _) in &self.edges {
             offsets[a as usize + 1] += 1;
-            targets.push(b);
-            rels.push(r);
         }
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
+        let mut cursor = offsets.clone();
+        let mut row: Vec<(u32, u8)> = vec![(0, 0); self.edges.len()];
+        for &(a, b, r) in &self.edges {
+            row[cursor[a as usize] as usize] = (b, r);
+            cursor[a as usize] += 1;
+        }
+        drop(self.edges);
+        drop(cursor);
+        // Sort each row by target and merge duplicates, compacting in place.
+        let mut out = 0usize;
+        let mut start = 0usize;
+        for v in 0..n {
+            let end = offsets[v + 1] as usize;
+            row[start..end].sort_unstable_by_key(|&(b, _)| b);
+            offsets[v] = out as u32;
+            for i in start..end {
+                let (b, r) = row[i];
+                if out > offsets[v] as usize && row[out - 1].0 == b {
+                    row[out - 1].1 |= r;
+                } else {
+                    row[out] = (b, r);
+                    out += 1;
+                }
+            }
+            start = end;
+        }
+        offsets[n] = out as u32;
+        row.truncate(out);
         Graph {
             offsets,
-            targets,
-            rels,
+            targets: row.iter().map(|&(b, _)| b).collect(),
+            rels: row.iter().map(|&(_, r)| r).collect(),
         }
     }
 }
@@ -246,16 +264,21 @@ pub fn sccs_by(n: usize, succ: impl Fn(u32, &mut dyn FnMut(u32))) -> Vec<Vec<u32
 
 /// Realtime edges, as Elle computes them: from each ok completion to the completions of
 /// operations invoked later, keeping only a transitive reduction (a buffer of the latest
-/// completions not already implied). `node[pos]` maps a history position to its txn id.
+/// completions not already implied). When T completes, it implies every buffered completion
+/// that was buffered before T's invocation, so those leave the buffer.
 pub fn realtime_edges(history: &History, txns: &Txns, b: &mut Builder) {
-    let mut node: FxHashMap<usize, u32> = FxHashMap::default();
+    const NONE: u32 = u32::MAX;
+    let mut node = vec![NONE; history.len()];
     for (i, t) in txns.txns.iter().enumerate() {
         if t.possible() {
-            node.insert(t.pos, i as u32);
+            node[t.pos] = i as u32;
         }
     }
-    let mut buffer: Vec<u32> = Vec::new();
-    let mut preds: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    // Buffered completions (txn, buffering sequence number), and each in-flight txn's
+    // sequence number at its invocation.
+    let mut buffer: Vec<(u32, u64)> = Vec::new();
+    let mut invoked_at: FxHashMap<u32, u64> = FxHashMap::default();
+    let mut seq = 0u64;
     for (pos, op) in history.ops().iter().enumerate() {
         if op.process == rift_history::Process::Nemesis {
             continue;
@@ -265,22 +288,30 @@ pub fn realtime_edges(history: &History, txns: &Txns, b: &mut Builder) {
                 let Some(c) = history.pair_of(pos) else {
                     continue;
                 };
-                let Some(&t) = node.get(&c) else { continue };
-                for &a in &buffer {
+                let t = node[c];
+                if t == NONE {
+                    continue;
+                }
+                for &(a, _) in &buffer {
                     b.link(a, t, REALTIME);
                 }
-                preds.insert(t, buffer.clone());
+                invoked_at.insert(t, seq);
             }
             OpType::Ok => {
-                let Some(&t) = node.get(&pos) else { continue };
-                if let Some(p) = preds.remove(&t) {
-                    buffer.retain(|x| !p.contains(x));
+                let t = node[pos];
+                if t == NONE {
+                    continue;
                 }
-                buffer.push(t);
+                if let Some(s) = invoked_at.remove(&t) {
+                    buffer.retain(|&(_, x)| x >= s);
+                }
+                buffer.push((t, seq));
+                seq += 1;
             }
             _ => {
-                if let Some(&t) = node.get(&pos) {
-                    preds.remove(&t);
+                let t = node[pos];
+                if t != NONE {
+                    invoked_at.remove(&t);
                 }
             }
         }

@@ -26,19 +26,19 @@ pub type ExtMop<'a> = (u32, usize, &'a Value);
 
 /// External reads (first read of a key before any write to it) and external writes (last
 /// write of each key) of a txn: key -> (mop index, value).
-pub fn ext(t: &crate::txn::Txn) -> (Vec<ExtMop<'_>>, Vec<ExtMop<'_>>) {
+pub fn ext<'a>(t: &crate::txn::Txn<'a>) -> (Vec<ExtMop<'a>>, Vec<ExtMop<'a>>) {
     let mut reads: Vec<(u32, usize, &Value)> = Vec::new();
     let mut writes: Vec<(u32, usize, &Value)> = Vec::new();
     for (m, mop) in t.mops.iter().enumerate() {
         match mop.kind {
             Kind::Read => {
                 if !reads.iter().any(|r| r.0 == mop.key) && !writes.iter().any(|w| w.0 == mop.key) {
-                    reads.push((mop.key, m, &mop.value));
+                    reads.push((mop.key, m, mop.value));
                 }
             }
             Kind::Write => match writes.iter_mut().find(|w| w.0 == mop.key) {
-                Some(w) => *w = (mop.key, m, &mop.value),
-                None => writes.push((mop.key, m, &mop.value)),
+                Some(w) => *w = (mop.key, m, mop.value),
+                None => writes.push((mop.key, m, mop.value)),
             },
             Kind::Append => {}
         }
@@ -227,7 +227,7 @@ pub fn index(
                 let vs: Vec<_> = scc.iter().map(|v| ctx.value_json(v)).collect();
                 out.add(
                     "cyclic-versions",
-                    json!({"key": ctx.value_json(&ctx.txns.keys[k as usize]), "scc": vs, "sources": srcs}),
+                    json!({"key": ctx.value_json(ctx.txns.keys[k as usize]), "scc": vs, "sources": srcs}),
                 );
             }
         }
@@ -291,11 +291,11 @@ pub fn anomalies(ctx: &Ctx, out: &mut Anomalies) {
     for (i, t) in txns.txns.iter().enumerate() {
         let mut last: FxHashMap<u32, &Value> = FxHashMap::default();
         for mop in t.mops.iter().filter(|m| m.kind == Kind::Write) {
-            written.insert((mop.key, &mop.value));
+            written.insert((mop.key, mop.value));
             if t.ty == OpType::Fail {
-                failed.insert((mop.key, &mop.value), i as u32);
+                failed.insert((mop.key, mop.value), i as u32);
             }
-            if let Some(prev) = last.insert(mop.key, &mop.value) {
+            if let Some(prev) = last.insert(mop.key, mop.value) {
                 intermediate.insert((mop.key, prev), i as u32);
             }
         }
@@ -309,13 +309,13 @@ pub fn anomalies(ctx: &Ctx, out: &mut Anomalies) {
         let mut internal_done = false;
         for (m, mop) in t.mops.iter().enumerate() {
             if mop.kind == Kind::Write {
-                state.insert(mop.key, &mop.value);
+                state.insert(mop.key, mop.value);
                 continue;
             }
             let v = &mop.value;
             if !internal_done {
                 if let Some(s) = state.get(&mop.key) {
-                    if *s != v {
+                    if *s != *v {
                         out.add(
                             "internal",
                             json!({"op": ctx.op_json(i), "mop": ctx.mop_json(i, m), "expected": ctx.value_json(s)}),
@@ -349,5 +349,10 @@ pub fn anomalies(ctx: &Ctx, out: &mut Anomalies) {
             }
         }
     }
-    crate::report::lost_updates(ctx, Kind::Write, out);
+    crate::report::lost_updates(
+        ctx,
+        Kind::Write,
+        |t, m| crate::report::Seen::Value(t.mops[m].value),
+        out,
+    );
 }
