@@ -69,11 +69,7 @@ impl Checker for TotalQueue {
         if !unexpected.is_empty() {
             types.push("unexpected");
         }
-        let r = if types.is_empty() {
-            CheckResult::valid()
-        } else {
-            CheckResult::invalid(types)
-        };
+        let r = CheckResult::from_anomalies(types);
         r.with("attempt-count", ms_count(&attempts))
             .with("acknowledged-count", ms_count(&enqueues))
             .with("ok-count", ms_count(&ok))

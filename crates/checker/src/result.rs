@@ -134,6 +134,15 @@ impl CheckResult {
         r
     }
 
+    /// Valid when `types` is empty, else invalid with those anomaly types.
+    pub fn from_anomalies<S: Into<String>>(types: Vec<S>) -> CheckResult {
+        if types.is_empty() {
+            CheckResult::valid()
+        } else {
+            CheckResult::invalid(types)
+        }
+    }
+
     /// An undecided result; the reason goes to the `"error"` detail, as Jepsen's `check-safe`.
     pub fn unknown(reason: impl Into<String>) -> CheckResult {
         CheckResult::with_validity(Validity::Unknown).with("error", reason.into())

@@ -64,11 +64,7 @@ impl Checker for Set {
         if !unexpected.is_empty() {
             types.push("unexpected");
         }
-        let r = if types.is_empty() {
-            CheckResult::valid()
-        } else {
-            CheckResult::invalid(types)
-        };
+        let r = CheckResult::from_anomalies(types);
         r.with("attempt-count", attempts.len())
             .with("acknowledged-count", adds.len())
             .with("ok-count", ok.len())
