@@ -168,7 +168,7 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<u8> {
     let interrupted = meta
         .get("interrupted")
         .and_then(|i| i.as_str())
-        .map(|_| rift_core::Interrupt::Requested);
+        .map(rift_core::Interrupt::parse);
     println!("analyzing {}", dir.path().display());
     let result = rift_core::check_run(&dir, &*checker, interrupted.as_ref(), &[])?;
     print_summary(&result);

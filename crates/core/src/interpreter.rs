@@ -30,6 +30,17 @@ pub enum Interrupt {
     Requested,
 }
 
+impl Interrupt {
+    /// The interrupt a stored `test.json` names (its Display form).
+    pub fn parse(s: &str) -> Interrupt {
+        match s {
+            "SIGINT" => Interrupt::Sigint,
+            "SIGTERM" => Interrupt::Sigterm,
+            _ => Interrupt::Requested,
+        }
+    }
+}
+
 impl fmt::Display for Interrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
