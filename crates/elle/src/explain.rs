@@ -1,5 +1,5 @@
 //! Explanations: each step of a cycle in words and as data, and the files written under
-//! `elle/` (per-anomaly text and JSON, cycle plots as SVG).
+//! `elle/` (per-anomaly text and JSON; cycle plots are in [`crate::plot`]).
 
 use crate::append::{AppendIndex, Prev};
 use crate::cycles::Cycle;
@@ -217,53 +217,4 @@ pub fn cycle(ctx: &Ctx, idx: &Index, c: &Cycle) -> (Json, String) {
         }
     }
     (json!({"cycle": ops, "steps": steps, "type": c.ty}), text)
-}
-
-/// A cycle as a standalone SVG: transactions on a circle, edges labelled with relations.
-pub fn svg(ctx: &Ctx, c: &Cycle) -> String {
-    let n = c.txns.len().max(1);
-    let r = 60.0 + 25.0 * n as f64;
-    let size = 2.0 * r + 160.0;
-    let cx = size / 2.0;
-    let pos: Vec<(f64, f64)> = (0..n)
-        .map(|i| {
-            let a = std::f64::consts::TAU * i as f64 / n as f64 - std::f64::consts::FRAC_PI_2;
-            (cx + r * a.cos(), cx + r * a.sin())
-        })
-        .collect();
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size:.0}\" height=\"{size:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <defs><marker id=\"arrow\" markerWidth=\"10\" markerHeight=\"7\" refX=\"10\" refY=\"3.5\" orient=\"auto\"><polygon points=\"0 0, 10 3.5, 0 7\"/></marker></defs>\n"
-    );
-    for i in 0..c.txns.len() {
-        let j = (i + 1) % c.txns.len();
-        let ((x1, y1), (x2, y2)) = (pos[i], pos[j]);
-        let (dx, dy) = (x2 - x1, y2 - y1);
-        let len = (dx * dx + dy * dy).sqrt().max(1.0);
-        let (ux, uy) = (dx / len, dy / len);
-        let color = match c.rels[i] {
-            RW => "#c0392b",
-            WR => "#2471a3",
-            WW => "#1e8449",
-            _ => "#7f8c8d",
-        };
-        s.push_str(&format!(
-            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\" marker-end=\"url(#arrow)\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\">{}</text>\n",
-            x1 + ux * 30.0, y1 + uy * 30.0, x2 - ux * 30.0, y2 - uy * 30.0,
-            (x1 + x2) / 2.0 + 6.0, (y1 + y2) / 2.0 - 6.0, crate::graph::rel_name(c.rels[i])
-        ));
-    }
-    for (i, &t) in c.txns.iter().enumerate() {
-        let (x, y) = pos[i];
-        s.push_str(&format!(
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"28\" fill=\"#fdfefe\" stroke=\"#34495e\"/>\n\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">T{} (op {})</text>\n",
-            y + 4.0,
-            i + 1,
-            ctx.index_of(t)
-        ));
-    }
-    s.push_str("</svg>\n");
-    s
 }

@@ -33,6 +33,11 @@
 //! anomalies are forbidden (the verdict), and the anomalies found decide which models are
 //! ruled out: the weakest ones (`not`) and the rest (`also-not`).
 //!
+//! **Explanations** ([`explain`], [`plot`]): each cycle step in words and as data, and, for
+//! [`ElleChecker`], files under `elle/`: per-anomaly JSON and text, and cycle plots as SVG,
+//! drawn by graphviz `dot` when it is on `PATH` (falling back on any failure) or else by
+//! our own circular layout.
+//!
 //! # Example
 //! ```
 //! use rift_elle::{check, notation, Options, Workload};
@@ -64,6 +69,7 @@ pub mod gen;
 pub mod graph;
 pub mod model;
 pub mod notation;
+pub mod plot;
 pub mod register;
 pub mod report;
 pub mod txn;
@@ -281,7 +287,7 @@ fn analyze_inner(
             let (j, t) = explain::cycle(&ctx, &index, &c);
             if want_plots {
                 let n = texts.get(&c.ty).map_or(0, Vec::len);
-                plots.push((format!("{}-{n}", c.ty), explain::svg(&ctx, &c)));
+                plots.push((format!("{}-{n}", c.ty), plot::svg(&ctx, &c)));
             }
             texts.entry(c.ty.clone()).or_default().push(t);
             found.add(&c.ty, j);
