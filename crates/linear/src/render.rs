@@ -149,6 +149,9 @@ impl Canvas<'_> {
     }
 }
 
+/// The width the header's legend needs.
+const LEGEND_PX: usize = 860;
+
 /// Renders the counterexample of one partition as SVG text.
 pub fn render_svg(
     history: &History,
@@ -193,7 +196,8 @@ pub fn render_svg(
     let _ = write!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-family="monospace" font-size="11">"#,
-        canvas.right() + 20
+        // Wide enough for the legend line (about 125 monospace characters).
+        (canvas.right() + 20).max(LEGEND_PX)
     );
     header(&mut s, cex, model);
     for (l, p) in canvas.lanes.iter().enumerate() {
