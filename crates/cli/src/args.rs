@@ -23,6 +23,46 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Check any history file (JSONL, JSON, Jepsen EDN or history.txt) with a named checker.
     Check(CheckArgs),
+    /// The local cluster: nodes as network namespaces on this machine (needs root).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Create nodes n1..nN as network namespaces joined by a bridge, with names, addresses
+    /// and per-node data and log directories.
+    Up {
+        /// How many nodes.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        #[command(flatten)]
+        at: ClusterAt,
+    },
+    /// Remove everything `up` created (namespaces, links, cgroups, processes), also after a
+    /// crash. Node data and log directories are kept.
+    Down {
+        #[command(flatten)]
+        at: ClusterAt,
+    },
+    /// Show the nodes, their addresses and processes.
+    Status {
+        #[command(flatten)]
+        at: ClusterAt,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClusterAt {
+    /// Where the cluster keeps its state file and node directories.
+    #[arg(long, default_value = "/var/lib/rift/cluster")]
+    pub root: PathBuf,
+    /// Prefix of every name it creates (namespaces, links, cgroups).
+    #[arg(long, default_value = "rift-")]
+    pub prefix: String,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -8,7 +8,7 @@ mod checkers;
 mod verdict;
 
 use anyhow::{anyhow, Context, Result};
-use args::{AnalyzeArgs, CheckArgs, Cli, Command, TestArgs};
+use args::{AnalyzeArgs, CheckArgs, Cli, ClusterCommand, Command, TestArgs};
 use clap::Parser;
 use rift_checker::{CheckResult, Validity};
 use rift_core::{store, workload, RunOptions};
@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::TestAll(a) => cmd_test(a, true),
         Command::Analyze(a) => cmd_analyze(a),
         Command::Check(a) => cmd_check(a),
+        Command::Cluster(c) => cmd_cluster(c),
     };
     match res {
         Ok(code) => ExitCode::from(code),
@@ -208,4 +209,79 @@ fn cmd_check(a: CheckArgs) -> Result<u8> {
     }
     println!("{}", result.to_json_pretty());
     Ok(print_verdict(result.valid))
+}
+
+fn cmd_cluster(c: ClusterCommand) -> Result<u8> {
+    use rift_control::{ClusterConfig, LocalCluster};
+    match c {
+        ClusterCommand::Up { nodes, at } => {
+            let config = ClusterConfig::new(nodes)
+                .with_prefix(at.prefix.clone())
+                .with_root(at.root.clone());
+            let t = std::time::Instant::now();
+            let cluster = LocalCluster::up(&config).map_err(cluster_error)?;
+            println!(
+                "{} nodes up in {} ms (state in {})",
+                nodes,
+                t.elapsed().as_millis(),
+                at.root.join("cluster.json").display()
+            );
+            print_status(&cluster.status());
+        }
+        ClusterCommand::Down { at } => {
+            let report = rift_control::teardown(&at.root, &at.prefix).map_err(cluster_error)?;
+            if report.removed.is_empty() {
+                println!("nothing to remove");
+            }
+            for line in &report.removed {
+                println!("removed {line}");
+            }
+        }
+        ClusterCommand::Status { at, json } => {
+            let cluster = LocalCluster::open(&at.root).map_err(cluster_error)?;
+            let status = cluster.status();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Errors the user can fix (not root, a cluster already up, no cluster) are bad arguments.
+fn cluster_error(e: rift_control::ControlError) -> anyhow::Error {
+    use rift_control::ControlError as E;
+    match e {
+        E::NeedsRoot { .. } | E::AlreadyUp { .. } | E::InvalidConfig(_) | E::State { .. } => {
+            args::bad(e).into()
+        }
+        other => other.into(),
+    }
+}
+
+fn print_status(s: &rift_control::ClusterStatus) {
+    println!(
+        "prefix {}  root {}  tracking {:?}  bridge {}",
+        s.prefix,
+        s.root.display(),
+        s.tracking,
+        if s.bridge_present { "up" } else { "missing" }
+    );
+    for n in &s.nodes {
+        println!(
+            "  {:<4} {:<15} netns {:<12} {}  processes {}{}",
+            n.name,
+            n.address.to_string(),
+            n.namespace,
+            if n.namespace_present {
+                "present"
+            } else {
+                "MISSING"
+            },
+            n.pids.len(),
+            if n.paused { "  (paused)" } else { "" }
+        );
+    }
 }

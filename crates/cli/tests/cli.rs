@@ -449,3 +449,67 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|u| u.split_whitespace().next().map(|x| x == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn cluster_up_status_down() {
+    if !is_root() {
+        eprintln!("skipped: needs root (network namespaces)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let prefix = format!("rc{}-", std::process::id() % 100_000);
+    let at = ["--root", root, "--prefix", &prefix];
+    let run = |sub: &[&str]| {
+        let mut a = vec!["cluster"];
+        a.extend_from_slice(sub);
+        a.extend_from_slice(&at);
+        rift(dir.path(), &a)
+    };
+    // Always tear down, even if an assertion fails.
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down"]);
+        }
+    }
+    let _guard = Down(&run);
+    let o = run(&["up", "--nodes", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(
+        stdout(&o).contains(&format!("{prefix}n3")),
+        "{}",
+        describe(&o)
+    );
+    let o = run(&["up", "--nodes", "3"]);
+    assert_eq!(
+        o.status.code(),
+        Some(254),
+        "a second up must refuse: {}",
+        describe(&o)
+    );
+    let o = run(&["status", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(status["nodes"].as_array().unwrap().len(), 3);
+    let o = run(&["down"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&netns.stdout).contains(&prefix),
+        "namespaces left behind"
+    );
+    let o = run(&["status"]);
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+}
