@@ -136,6 +136,10 @@ pub struct CheckArgs {
     /// unordered-queue, kv).
     #[arg(long, default_value = "cas-register")]
     pub model: String,
+    /// Linearizable: the model's initial state as EDN, for register and cas-register (a value,
+    /// default nil) and multi-register (a map, e.g. '{:x 0 :y 0}', default empty).
+    #[arg(long)]
+    pub initial: Option<String>,
     /// Linearizable: values are Jepsen independent `[key value]` tuples; check each key alone.
     #[arg(long)]
     pub independent: bool,

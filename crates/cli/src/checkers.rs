@@ -57,7 +57,10 @@ fn elle(a: &CheckArgs, workload: rift_elle::Workload) -> Result<Box<dyn Checker>
 }
 
 fn linearizable(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
-    let model = rift_linear::model_named(&a.model).map_err(|e| bad(format!("--model: {e}")))?;
+    let model = match &a.initial {
+        None => rift_linear::model_named(&a.model).map_err(|e| bad(format!("--model: {e}")))?,
+        Some(text) => model_with_initial(&a.model, text)?,
+    };
     let opts = rift_linear::Options {
         time_budget: std::time::Duration::from_secs_f64(a.time_budget),
         ..rift_linear::Options::default()
@@ -67,5 +70,30 @@ fn linearizable(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
         Box::new(rift_linear::independent(checker))
     } else {
         Box::new(checker)
+    })
+}
+
+/// A register-family model starting from `--initial` instead of nil / empty.
+fn model_with_initial(model: &str, text: &str) -> Result<Box<dyn rift_linear::Model>, BadArgs> {
+    let initial = rift_history::edn::parse_value(text)
+        .map_err(|e| bad(format!("--initial {text:?} is not an EDN value: {e}")))?;
+    Ok(match model {
+        "register" => Box::new(rift_linear::Register { initial }),
+        "cas-register" => Box::new(rift_linear::CasRegister { initial }),
+        "multi-register" => {
+            let Some(entries) = initial.as_map() else {
+                return Err(bad(format!(
+                    "--initial for multi-register must be a map like '{{:x 0 :y 0}}', got {initial}"
+                )));
+            };
+            Box::new(rift_linear::MultiRegister {
+                initial: entries.to_vec(),
+            })
+        }
+        other => {
+            return Err(bad(format!(
+                "--initial applies to register, cas-register and multi-register, not {other}"
+            )))
+        }
     })
 }

@@ -176,6 +176,18 @@ fn check_gives_corpus_verdicts_for_linearizable_and_elle() {
             &["--checker", "linearizable"],
             1,
         ),
+        (
+            "knossos/multi-register/good/multi-register.edn",
+            &[
+                "--checker",
+                "linearizable",
+                "--model",
+                "multi-register",
+                "--initial",
+                "{:x 0 :y 0}",
+            ],
+            0,
+        ),
         ("elle/huge-scc.edn", &["--checker", "elle-append"], 1),
         (
             "elle/huge-scc.edn",
