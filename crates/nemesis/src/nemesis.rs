@@ -1,0 +1,408 @@
+//! [`LocalNemesis`]: Jepsen's combined nemesis ops on a [`LocalCluster`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rift_control::LocalCluster;
+use rift_core::{Db, Nemesis, PlugResult, TestInfo};
+use rift_history::{Op, OpType, Value};
+
+use crate::corrupt;
+use crate::error::NemesisError;
+use crate::grudge::Grudge;
+use crate::net::{check_nft, Firewall};
+use crate::nodespec::NodeSpec;
+
+/// The `f`s [`LocalNemesis`] handles.
+pub const FS: [&str; 10] = [
+    "start-partition",
+    "stop-partition",
+    "kill",
+    "start",
+    "pause",
+    "resume",
+    "start-packet",
+    "stop-packet",
+    "bitflip",
+    "truncate",
+];
+
+/// A nemesis for the local cluster: partitions and packet loss with nft, kill and pause
+/// through the nodes' cgroups, restarts through the [`Db`], file corruption on node dirs.
+/// Random choices come from a ChaCha8 generator seeded at construction.
+pub struct LocalNemesis {
+    cluster: Arc<LocalCluster>,
+    db: Option<Arc<dyn Db>>,
+    firewall: Firewall,
+    rng: ChaCha8Rng,
+    paused: BTreeSet<String>,
+}
+
+impl LocalNemesis {
+    /// A nemesis over `cluster`, its random choices seeded with `seed` (use the test's seed).
+    pub fn new(cluster: Arc<LocalCluster>, seed: u64) -> LocalNemesis {
+        LocalNemesis {
+            firewall: Firewall::new(cluster.clone()),
+            cluster,
+            db: None,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            paused: BTreeSet::new(),
+        }
+    }
+
+    /// Uses `db` for `start` (restart after kill) and `primaries`.
+    pub fn with_db(mut self, db: Arc<dyn Db>) -> LocalNemesis {
+        self.db = Some(db);
+        self
+    }
+
+    /// The firewall (to inspect the rules in force).
+    pub fn firewall(&self) -> &Firewall {
+        &self.firewall
+    }
+
+    /// Applies fault `f` with `value`; returns the completion value (what was done).
+    pub async fn apply(
+        &mut self,
+        test: &TestInfo,
+        f: &str,
+        value: &Value,
+    ) -> Result<Value, NemesisError> {
+        match f {
+            "start-partition" => self.start_partition(test, value).await,
+            "stop-partition" => {
+                self.firewall.heal_partition().await?;
+                Ok(Value::kw("network-healed"))
+            }
+            "kill" | "start" | "pause" | "resume" => self.process_fault(test, f, value).await,
+            "start-packet" => self.start_packet(test, value).await,
+            "stop-packet" => {
+                self.firewall.stop_loss().await?;
+                Ok(Value::kw("packet-healed"))
+            }
+            "bitflip" | "truncate" => self.corrupt(f, value),
+            other => Err(NemesisError::UnknownOp(other.to_string())),
+        }
+    }
+
+    /// Heals everything: deletes our nft table in every namespace and resumes every node this
+    /// nemesis paused. Tries both; reports every failure.
+    pub async fn heal(&mut self) -> Result<(), NemesisError> {
+        let mut failures = Vec::new();
+        if let Err(e) = self.firewall.heal_all().await {
+            failures.push(e.to_string());
+        }
+        let paused: Vec<String> = std::mem::take(&mut self.paused).into_iter().collect();
+        for node in paused {
+            if let Err(e) = self.blocking(node.clone(), LocalCluster::resume_node).await {
+                failures.push(format!("resume {node}: {e}"));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(NemesisError::Many(failures))
+        }
+    }
+
+    async fn primaries(&self, test: &TestInfo) -> Result<Vec<String>, NemesisError> {
+        match &self.db {
+            Some(db) => db.primaries(test).await.map_err(NemesisError::Db),
+            None => Err(NemesisError::Unsupported {
+                what: "primaries".into(),
+                why: "no db given to the nemesis".into(),
+            }),
+        }
+    }
+
+    async fn start_partition(
+        &mut self,
+        test: &TestInfo,
+        value: &Value,
+    ) -> Result<Value, NemesisError> {
+        let nodes = self.cluster.nodes();
+        let grudge = match value.as_name() {
+            Some("one") => Grudge::one(&nodes, &mut self.rng),
+            Some("majority") => Grudge::majority(&nodes, &mut self.rng),
+            Some("minority-third") => Grudge::minority_third(&nodes, &mut self.rng),
+            Some("majorities-ring") => Grudge::majorities_ring(&nodes, &mut self.rng),
+            Some("bridge") => Grudge::bridge(&nodes, &mut self.rng),
+            Some("primaries") => Grudge::primaries(&nodes, &self.primaries(test).await?),
+            Some(other) => {
+                return Err(NemesisError::bad_value(
+                    "start-partition",
+                    format!("unknown partition {other:?} (one, majority, minority-third, majorities-ring, bridge, primaries)"),
+                ))
+            }
+            None => explicit_grudge(value)?,
+        };
+        let took = self.firewall.partition(&grudge).await?;
+        tracing::info!(?grudge, took_ms = took.as_millis() as u64, "partitioned");
+        Ok(Value::Vector(vec![
+            Value::kw("isolated"),
+            grudge.to_value(),
+        ]))
+    }
+
+    async fn process_fault(
+        &mut self,
+        test: &TestInfo,
+        f: &str,
+        value: &Value,
+    ) -> Result<Value, NemesisError> {
+        // Jepsen's start and resume act on every node unless told otherwise.
+        let spec = if value.is_nil() && (f == "start" || f == "resume") {
+            NodeSpec::All
+        } else {
+            NodeSpec::from_value(f, value)?
+        };
+        let primaries = if spec == NodeSpec::Primaries {
+            self.primaries(test).await?
+        } else {
+            Vec::new()
+        };
+        let targets = spec.resolve(&self.cluster.nodes(), &primaries, &mut self.rng)?;
+        let mut done = Vec::new();
+        let mut failures = Vec::new();
+        for node in targets {
+            let res = match f {
+                "kill" => {
+                    self.paused.remove(&node);
+                    self.blocking(node.clone(), |c, n| c.kill_node(n).map(|_| ()))
+                        .await
+                }
+                "pause" => {
+                    self.paused.insert(node.clone());
+                    self.blocking(node.clone(), LocalCluster::pause_node).await
+                }
+                "resume" => {
+                    self.paused.remove(&node);
+                    self.blocking(node.clone(), LocalCluster::resume_node).await
+                }
+                _ => self.start_node(test, &node).await,
+            };
+            match res {
+                Ok(()) => done.push((Value::str(&node), Value::kw(past_tense(f)))),
+                Err(e) => failures.push(format!("{node}: {e}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(Value::Map(done))
+        } else {
+            Err(NemesisError::Many(failures))
+        }
+    }
+
+    async fn start_node(&self, test: &TestInfo, node: &str) -> Result<(), NemesisError> {
+        match &self.db {
+            Some(db) => db.start(test, node).await.map_err(NemesisError::Db),
+            None => Err(NemesisError::Unsupported {
+                what: "start".into(),
+                why: "no db given to the nemesis (LocalNemesis::with_db)".into(),
+            }),
+        }
+    }
+
+    /// Runs a synchronous cluster operation off the async threads.
+    async fn blocking<F>(&self, node: String, op: F) -> Result<(), NemesisError>
+    where
+        F: FnOnce(&LocalCluster, &str) -> Result<(), rift_control::ControlError> + Send + 'static,
+    {
+        let cluster = self.cluster.clone();
+        tokio::task::spawn_blocking(move || op(&cluster, &node))
+            .await
+            .map_err(|e| NemesisError::Many(vec![format!("cluster task: {e}")]))?
+            .map_err(NemesisError::from)
+    }
+
+    async fn start_packet(
+        &mut self,
+        test: &TestInfo,
+        value: &Value,
+    ) -> Result<Value, NemesisError> {
+        let f = "start-packet";
+        let spec = match value.get("nodes") {
+            None => NodeSpec::All,
+            Some(v) => NodeSpec::from_value(f, v)?,
+        };
+        let behaviour = value
+            .get("behaviour")
+            .or_else(|| value.get("behavior"))
+            .ok_or_else(|| {
+                NemesisError::bad_value(f, "expected {:nodes .., :behaviour {:loss {:percent N}}}")
+            })?;
+        let entries = behaviour
+            .as_map()
+            .ok_or_else(|| NemesisError::bad_value(f, "behaviour must be a map"))?;
+        let mut percent = None;
+        for (k, v) in entries {
+            match k.as_name() {
+                Some("loss") => percent = Some(loss_percent(v.get("percent").unwrap_or(v))?),
+                Some(other) => {
+                    return Err(NemesisError::Unsupported {
+                        what: format!("packet {other}"),
+                        why: "no sch_netem in this kernel; only loss works, through nft".into(),
+                    })
+                }
+                None => return Err(NemesisError::bad_value(f, "behaviour keys are names")),
+            }
+        }
+        let percent = percent.ok_or_else(|| NemesisError::bad_value(f, "no loss given"))?;
+        let primaries = if spec == NodeSpec::Primaries {
+            self.primaries(test).await?
+        } else {
+            Vec::new()
+        };
+        let targets = spec.resolve(&self.cluster.nodes(), &primaries, &mut self.rng)?;
+        self.firewall.start_loss(&targets, percent).await?;
+        Ok(Value::Map(vec![
+            (
+                Value::kw("nodes"),
+                Value::Vector(targets.iter().map(|n| Value::str(n)).collect()),
+            ),
+            (Value::kw("loss-percent"), Value::Int(i64::from(percent))),
+        ]))
+    }
+
+    fn corrupt(&mut self, f: &str, value: &Value) -> Result<Value, NemesisError> {
+        let entries = value
+            .as_map()
+            .ok_or_else(|| NemesisError::bad_value(f, "expected {node {:file path, ...}}"))?;
+        let mut done = Vec::new();
+        for (k, spec) in entries {
+            let node = k
+                .as_name()
+                .ok_or_else(|| NemesisError::bad_value(f, "keys are node names"))?;
+            let file = spec
+                .get("file")
+                .and_then(Value::as_name)
+                .ok_or_else(|| NemesisError::bad_value(f, "missing :file"))?;
+            let path = self.cluster.resolve_path(node, file)?;
+            let result = if f == "bitflip" {
+                let p = spec
+                    .get("probability")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.01);
+                let flips = corrupt::bitflip(&path, p, &mut self.rng)?;
+                Value::Map(vec![(Value::kw("flipped-bits"), Value::from(flips.len()))])
+            } else {
+                let drop = spec.get("drop").and_then(Value::as_i64).unwrap_or(1).max(0);
+                let (before, after) = corrupt::truncate(&path, drop as u64)?;
+                Value::Map(vec![
+                    (Value::kw("before"), Value::from(before)),
+                    (Value::kw("after"), Value::from(after)),
+                ])
+            };
+            done.push((Value::str(node), result));
+        }
+        Ok(Value::Map(done))
+    }
+}
+
+fn past_tense(f: &str) -> &'static str {
+    match f {
+        "kill" => "killed",
+        "pause" => "paused",
+        "resume" => "resumed",
+        _ => "started",
+    }
+}
+
+/// `20`, `20.0` or `"20%"` as a percent in 0..=100.
+fn loss_percent(v: &Value) -> Result<u8, NemesisError> {
+    let n = match v.as_name() {
+        Some(text) => text.trim().trim_end_matches('%').trim().parse::<f64>().ok(),
+        None => v.as_f64(),
+    };
+    match n {
+        Some(p) if (0.0..=100.0).contains(&p) => Ok(p.round() as u8),
+        _ => Err(NemesisError::bad_value(
+            "start-packet",
+            "loss percent must be a number in 0..=100",
+        )),
+    }
+}
+
+/// An explicit partition: a grudge map `{node [nodes]}` or components `[[n1 n2] [n3]]`.
+fn explicit_grudge(value: &Value) -> Result<Grudge, NemesisError> {
+    if value.as_map().is_some() {
+        return Grudge::from_value(value);
+    }
+    let bad = || {
+        NemesisError::bad_value(
+            "start-partition",
+            "expected a partition name, a grudge map or a list of components",
+        )
+    };
+    let comps = value.as_seq().ok_or_else(bad)?;
+    let mut out = Vec::new();
+    for c in comps {
+        let names = c
+            .as_seq()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|n| n.as_name().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?;
+        out.push(names);
+    }
+    Ok(Grudge::complete(&out))
+}
+
+#[async_trait]
+impl Nemesis for LocalNemesis {
+    async fn setup(&mut self, _test: &TestInfo) -> PlugResult<()> {
+        check_nft().await?;
+        self.firewall.heal_all().await?;
+        Ok(())
+    }
+
+    async fn invoke(&mut self, test: &TestInfo, op: &Op) -> PlugResult<Op> {
+        let f = op.f_name().to_string();
+        let value = self.apply(test, &f, &op.value).await?;
+        Ok(op.complete(OpType::Info, value))
+    }
+
+    async fn teardown(&mut self, _test: &TestInfo) -> PlugResult<()> {
+        self.heal().await.map_err(Into::into)
+    }
+
+    fn fs(&self) -> Vec<String> {
+        FS.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_percents() {
+        assert_eq!(loss_percent(&Value::Int(20)).unwrap(), 20);
+        assert_eq!(loss_percent(&Value::Float(12.6)).unwrap(), 13);
+        assert_eq!(loss_percent(&Value::str("35%")).unwrap(), 35);
+        assert!(loss_percent(&Value::Int(101)).is_err());
+        assert!(loss_percent(&Value::str("lots")).is_err());
+    }
+
+    #[test]
+    fn explicit_components_and_maps() {
+        let comps = Value::Vector(vec![
+            Value::Vector(vec![Value::str("n1")]),
+            Value::Vector(vec![Value::kw("n2"), Value::str("n3")]),
+        ]);
+        let g = explicit_grudge(&comps).unwrap();
+        assert_eq!(g.of("n1").len(), 2);
+        assert_eq!(g.of("n2").into_iter().collect::<Vec<_>>(), vec!["n1"]);
+        let map = g.to_value();
+        assert_eq!(explicit_grudge(&map).unwrap(), g);
+        let e = explicit_grudge(&Value::Int(1)).unwrap_err();
+        assert!(
+            e.to_string().starts_with("bad value for start-partition"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Network faults with nftables: partitions and packet loss, in our own `table inet rift`
+//! inside each node's namespace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rift_control::{output_tail, LocalCluster};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::error::NemesisError;
+use crate::grudge::Grudge;
+
+/// The nft table every rule of ours lives in (family `inet`), inside each node's namespace.
+pub const TABLE: &str = "rift";
+/// How long one `nft` run may take.
+const NFT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one node's table holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeRules {
+    /// Addresses whose packets are dropped both ways (the node's grudge).
+    pub drop_peers: BTreeSet<Ipv4Addr>,
+    /// Percent (0-100) of outgoing non-loopback packets dropped at random.
+    pub loss_percent: u8,
+}
+
+impl NodeRules {
+    /// True when the node needs no table.
+    pub fn is_empty(&self) -> bool {
+        self.drop_peers.is_empty() && self.loss_percent == 0
+    }
+}
+
+/// The `nft -f` script that makes a node's table hold exactly `rules`: it (re)creates
+/// `table inet rift` atomically, or deletes it when `rules` is empty. Idempotent: the leading
+/// `table inet rift` makes the delete succeed when the table does not exist yet.
+pub fn render(rules: &NodeRules) -> String {
+    let mut s = format!("table inet {TABLE}\ndelete table inet {TABLE}\n");
+    if rules.is_empty() {
+        return s;
+    }
+    let peers = rules
+        .drop_peers
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    s.push_str(&format!("table inet {TABLE} {{\n"));
+    s.push_str("\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n");
+    if !peers.is_empty() {
+        s.push_str(&format!("\t\tip saddr {{ {peers} }} drop\n"));
+    }
+    s.push_str("\t}\n");
+    s.push_str("\tchain output {\n\t\ttype filter hook output priority -10; policy accept;\n");
+    if !peers.is_empty() {
+        s.push_str(&format!("\t\tip daddr {{ {peers} }} drop\n"));
+    }
+    // numgen's values are 0..=99, and nft rejects `< 100`: total loss is a plain drop.
+    if rules.loss_percent >= 100 {
+        s.push_str("\t\toifname != \"lo\" drop\n");
+    } else if rules.loss_percent > 0 {
+        s.push_str(&format!(
+            "\t\toifname != \"lo\" numgen random mod 100 < {} drop\n",
+            rules.loss_percent
+        ));
+    }
+    s.push_str("\t}\n}\n");
+    s
+}
+
+/// Fails with [`NemesisError::NftMissing`] unless `nft --version` runs.
+pub async fn check_nft() -> Result<(), NemesisError> {
+    let ok = Command::new("nft")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(NemesisError::NftMissing)
+    }
+}
+
+/// Runs `nft -f -` with `script` inside namespace `ns` (not inside the node's cgroup, so that
+/// a paused node can still be partitioned and healed).
+async fn nft_in(node: &str, ns: &str, script: &str) -> Result<(), NemesisError> {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                NemesisError::NftMissing
+            } else {
+                NemesisError::io(format!("starting nft in {ns}"), e)
+            }
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(script.as_bytes()).await;
+        let _ = stdin.shutdown().await;
+    }
+    let out = tokio::time::timeout(NFT_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| NemesisError::Many(vec![format!("{node}: nft timed out after 10 s")]))?
+        .map_err(|e| NemesisError::io(format!("running nft in {ns}"), e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NemesisError::Many(vec![format!(
+            "{node}: nft -f - exited {:?}: {}",
+            out.status.code(),
+            output_tail(&out.stderr, 20, 4096).trim_end()
+        )]))
+    }
+}
+
+/// The firewall of a [`LocalCluster`]: remembers each node's rules and rewrites a node's table
+/// as a whole whenever they change, all nodes concurrently (one `nft -f -` per namespace).
+pub struct Firewall {
+    cluster: Arc<LocalCluster>,
+    rules: BTreeMap<String, NodeRules>,
+}
+
+impl Firewall {
+    /// A firewall with no rules (it does not touch the namespaces yet).
+    pub fn new(cluster: Arc<LocalCluster>) -> Firewall {
+        Firewall {
+            cluster,
+            rules: BTreeMap::new(),
+        }
+    }
+
+    /// The rules currently applied to `node`.
+    pub fn rules(&self, node: &str) -> NodeRules {
+        self.rules.get(node).cloned().unwrap_or_default()
+    }
+
+    /// Replaces the current partition with `grudge` (packet loss stays). Returns the time it
+    /// took to apply.
+    pub async fn partition(&mut self, grudge: &Grudge) -> Result<Duration, NemesisError> {
+        let mut next = self.rules.clone();
+        for node in self.cluster.nodes() {
+            let mut peers = BTreeSet::new();
+            for other in grudge.of(&node) {
+                peers.insert(self.address(&other)?);
+            }
+            next.entry(node).or_default().drop_peers = peers;
+        }
+        if let Some(bad) = grudge.nodes().into_iter().find(|n| !next.contains_key(n)) {
+            return Err(NemesisError::UnknownNode(bad));
+        }
+        self.apply(next).await
+    }
+
+    /// Removes every partition rule (packet loss stays).
+    pub async fn heal_partition(&mut self) -> Result<Duration, NemesisError> {
+        let mut next = self.rules.clone();
+        next.values_mut().for_each(|r| r.drop_peers.clear());
+        self.apply(next).await
+    }
+
+    /// Drops `percent` of the outgoing packets of `nodes` (others keep their loss setting).
+    pub async fn start_loss(
+        &mut self,
+        nodes: &[String],
+        percent: u8,
+    ) -> Result<Duration, NemesisError> {
+        let mut next = self.rules.clone();
+        for node in nodes {
+            self.address(node)?;
+            next.entry(node.clone()).or_default().loss_percent = percent.min(100);
+        }
+        self.apply(next).await
+    }
+
+    /// Removes all packet loss (partitions stay).
+    pub async fn stop_loss(&mut self) -> Result<Duration, NemesisError> {
+        let mut next = self.rules.clone();
+        next.values_mut().for_each(|r| r.loss_percent = 0);
+        self.apply(next).await
+    }
+
+    /// Deletes our table in every namespace, whatever this firewall thinks is there.
+    pub async fn heal_all(&mut self) -> Result<Duration, NemesisError> {
+        self.rules.clear();
+        let all = self
+            .cluster
+            .nodes()
+            .into_iter()
+            .map(|n| (n, NodeRules::default()))
+            .collect();
+        self.run(all).await
+    }
+
+    /// Whether `node`'s namespace holds `table inet rift` now (asks nft).
+    pub async fn has_table(&self, node: &str) -> Result<bool, NemesisError> {
+        let ns = self.cluster.state().node(node)?.namespace.clone();
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns, "nft", "list", "tables"])
+            .output()
+            .await
+            .map_err(|e| NemesisError::io(format!("listing nft tables in {ns}"), e))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .lines()
+            .any(|l| l.trim() == format!("table inet {TABLE}")))
+    }
+
+    fn address(&self, node: &str) -> Result<Ipv4Addr, NemesisError> {
+        self.cluster
+            .address(node)
+            .map_err(|_| NemesisError::UnknownNode(node.to_string()))
+    }
+
+    /// Applies the nodes whose rules differ from the current ones; on success `next` becomes
+    /// the current state.
+    async fn apply(&mut self, next: BTreeMap<String, NodeRules>) -> Result<Duration, NemesisError> {
+        let changed: BTreeMap<String, NodeRules> = next
+            .iter()
+            .filter(|(n, r)| self.rules.get(*n).cloned().unwrap_or_default() != **r)
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect();
+        let took = self.run(changed).await?;
+        self.rules = next.into_iter().filter(|(_, r)| !r.is_empty()).collect();
+        Ok(took)
+    }
+
+    /// Writes each node's table concurrently; every failure is reported.
+    async fn run(&self, tables: BTreeMap<String, NodeRules>) -> Result<Duration, NemesisError> {
+        let started = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for (node, rules) in tables {
+            let ns = self.cluster.state().node(&node)?.namespace.clone();
+            let script = render(&rules);
+            set.spawn(async move { nft_in(&node, &ns, &script).await });
+        }
+        let mut failures = Vec::new();
+        while let Some(res) = set.join_next().await {
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(NemesisError::Many(v))) => failures.extend(v),
+                Ok(Err(e)) => failures.push(e.to_string()),
+                Err(e) => failures.push(format!("nft task: {e}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(started.elapsed())
+        } else {
+            failures.sort();
+            Err(NemesisError::Many(failures))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_empty_deletes() {
+        assert_eq!(
+            render(&NodeRules::default()),
+            "table inet rift\ndelete table inet rift\n"
+        );
+    }
+
+    #[test]
+    fn render_partition_and_loss() {
+        let rules = NodeRules {
+            drop_peers: ["10.77.0.12", "10.77.0.11"]
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect(),
+            loss_percent: 30,
+        };
+        assert_eq!(
+            render(&rules),
+            "table inet rift\ndelete table inet rift\ntable inet rift {\n\
+             \tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\
+             \t\tip saddr { 10.77.0.11, 10.77.0.12 } drop\n\t}\n\
+             \tchain output {\n\t\ttype filter hook output priority -10; policy accept;\n\
+             \t\tip daddr { 10.77.0.11, 10.77.0.12 } drop\n\
+             \t\toifname != \"lo\" numgen random mod 100 < 30 drop\n\t}\n}\n"
+        );
+        let loss_only = NodeRules {
+            loss_percent: 100,
+            ..NodeRules::default()
+        };
+        let text = render(&loss_only);
+        assert!(!text.contains("saddr"), "{text}");
+        assert!(
+            text.ends_with("\t\toifname != \"lo\" drop\n\t}\n}\n"),
+            "{text}"
+        );
+        assert!(!text.contains("numgen"), "{text}");
+    }
+}

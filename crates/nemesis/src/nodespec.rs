@@ -1,0 +1,170 @@
+//! Node specs: which nodes a kill, pause or packet fault targets (Jepsen's `db-nodes`).
+
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
+use rift_history::Value;
+
+use crate::error::NemesisError;
+use crate::grudge::{majority, minority_third};
+
+/// Which nodes a fault targets, by Jepsen's names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeSpec {
+    /// `one`: one random node.
+    One,
+    /// `minority`: `majority(n) - 1` random nodes.
+    Minority,
+    /// `minority-third`: `(n - 1) / 3` random nodes.
+    MinorityThird,
+    /// `majority`: `n / 2 + 1` random nodes.
+    Majority,
+    /// `all`: every node.
+    All,
+    /// `primaries`: the nodes the db reports as primaries.
+    Primaries,
+    /// `nil`: a random non-empty subset.
+    Random,
+    /// An explicit list.
+    Nodes(Vec<String>),
+}
+
+impl NodeSpec {
+    /// Parses an op value: a name (`:one`, `"majority"`...), `nil` (random subset) or a list
+    /// of node names.
+    pub fn from_value(f: &str, v: &Value) -> Result<NodeSpec, NemesisError> {
+        if v.is_nil() {
+            return Ok(NodeSpec::Random);
+        }
+        if let Some(name) = v.as_name() {
+            return NodeSpec::by_name(name)
+                .ok_or_else(|| NemesisError::bad_value(f, format!("unknown node spec {name:?}")));
+        }
+        if let Some(seq) = v.as_seq() {
+            let nodes = seq
+                .iter()
+                .map(|n| n.as_name().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| NemesisError::bad_value(f, "node names expected"))?;
+            return Ok(NodeSpec::Nodes(nodes));
+        }
+        Err(NemesisError::bad_value(
+            f,
+            "expected a node spec (one, minority, minority-third, majority, all, primaries), nil or a node list",
+        ))
+    }
+
+    /// The spec with a Jepsen name, if any.
+    pub fn by_name(name: &str) -> Option<NodeSpec> {
+        Some(match name {
+            "one" => NodeSpec::One,
+            "minority" => NodeSpec::Minority,
+            "minority-third" => NodeSpec::MinorityThird,
+            "majority" => NodeSpec::Majority,
+            "all" => NodeSpec::All,
+            "primaries" => NodeSpec::Primaries,
+            _ => return None,
+        })
+    }
+
+    /// The nodes this spec picks from `nodes`; `primaries` are the db's primaries (used only by
+    /// [`NodeSpec::Primaries`]). Explicit lists must name known nodes.
+    pub fn resolve<R: Rng>(
+        &self,
+        nodes: &[String],
+        primaries: &[String],
+        rng: &mut R,
+    ) -> Result<Vec<String>, NemesisError> {
+        let take = |k: usize, rng: &mut R| {
+            let mut v = nodes.to_vec();
+            v.shuffle(rng);
+            v.truncate(k);
+            v
+        };
+        let mut picked = match self {
+            NodeSpec::One => nodes.choose(rng).cloned().into_iter().collect(),
+            NodeSpec::Minority => take(majority(nodes.len()) - 1, rng),
+            NodeSpec::MinorityThird => take(minority_third(nodes.len()), rng),
+            NodeSpec::Majority => take(majority(nodes.len()).min(nodes.len()), rng),
+            NodeSpec::All => nodes.to_vec(),
+            NodeSpec::Primaries => primaries.to_vec(),
+            NodeSpec::Random => {
+                let k = if nodes.is_empty() {
+                    0
+                } else {
+                    rng.random_range(1..=nodes.len())
+                };
+                take(k, rng)
+            }
+            NodeSpec::Nodes(list) => {
+                if let Some(bad) = list.iter().find(|n| !nodes.contains(n)) {
+                    return Err(NemesisError::UnknownNode(bad.clone()));
+                }
+                list.clone()
+            }
+        };
+        picked.sort();
+        picked.dedup();
+        Ok(picked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn nodes(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn parse() {
+        assert_eq!(
+            NodeSpec::from_value("kill", &Value::kw("majority")).unwrap(),
+            NodeSpec::Majority
+        );
+        assert_eq!(
+            NodeSpec::from_value("kill", &Value::str("minority-third")).unwrap(),
+            NodeSpec::MinorityThird
+        );
+        assert_eq!(
+            NodeSpec::from_value("kill", &Value::Nil).unwrap(),
+            NodeSpec::Random
+        );
+        assert_eq!(
+            NodeSpec::from_value("kill", &Value::Vector(vec![Value::str("n2")])).unwrap(),
+            NodeSpec::Nodes(vec!["n2".into()])
+        );
+        let e = NodeSpec::from_value("kill", &Value::kw("most")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad value for kill: unknown node spec \"most\""
+        );
+        assert!(NodeSpec::from_value("kill", &Value::Int(1)).is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let ns = nodes(5);
+        let len = |s: NodeSpec, rng: &mut ChaCha8Rng| s.resolve(&ns, &[], rng).unwrap().len();
+        assert_eq!(len(NodeSpec::One, &mut rng), 1);
+        assert_eq!(len(NodeSpec::Minority, &mut rng), 2);
+        assert_eq!(len(NodeSpec::MinorityThird, &mut rng), 1);
+        assert_eq!(len(NodeSpec::Majority, &mut rng), 3);
+        assert_eq!(len(NodeSpec::All, &mut rng), 5);
+        for _ in 0..50 {
+            let k = len(NodeSpec::Random, &mut rng);
+            assert!((1..=5).contains(&k), "{k}");
+        }
+        let p = NodeSpec::Primaries
+            .resolve(&ns, &["n3".into()], &mut rng)
+            .unwrap();
+        assert_eq!(p, vec!["n3".to_string()]);
+        let e = NodeSpec::Nodes(vec!["n9".into()])
+            .resolve(&ns, &[], &mut rng)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "unknown node \"n9\"");
+    }
+}
