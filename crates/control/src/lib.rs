@@ -80,6 +80,7 @@ mod exec;
 mod local;
 mod remote;
 mod sys;
+pub mod testkit;
 
 pub use config::{
     bridge_name, cgroup_dir_name, node_address, subnet_for_prefix, ClusterConfig, ClusterState,

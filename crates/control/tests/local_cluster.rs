@@ -1,53 +1,25 @@
 //! Root-only tests of the local cluster. Without root every test prints why it is skipped.
 //! The tests run one at a time (a static lock) and each tears its cluster down in `Drop`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use rift_control::testkit::{self, TeardownGuard};
 use rift_control::{
     await_tcp_port, cgroup_dir_name, file_exists, grep_kill, is_root, start_daemon, stop_daemon,
-    teardown, write_file, ClusterConfig, ClusterState, Cmd, ControlError, DaemonSpec, DaemonStart,
+    teardown, ClusterConfig, ClusterState, Cmd, ControlError, DaemonSpec, DaemonStart,
     LocalCluster, Phase, Remote, Signal, Tracking,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const ECHO_SERVER: &str = "\
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', int(sys.argv[1])))
-s.listen(16)
-while True:
-    c, _ = s.accept()
-    d = c.recv(1024)
-    c.sendall(d)
-    c.close()
-";
-
-const ECHO_CLIENT: &str = "\
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
-s.sendall(b'ping')
-sys.exit(0 if s.recv(16) == b'ping' else 3)
-";
-
 const PORT: u16 = 7000;
 
-/// Tears the cluster down when the test ends, passed or failed.
+/// Tears the cluster down when the test ends, passed or failed; holds its temp dir.
 struct Guard {
-    root: PathBuf,
-    prefix: String,
+    teardown: TeardownGuard,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Err(e) = teardown(&self.root, &self.prefix) {
-            eprintln!("teardown in Drop failed: {e}");
-        }
-    }
 }
 
 fn serial_root(test: &str) -> Option<MutexGuard<'static, ()>> {
@@ -67,8 +39,7 @@ fn config(tag: char, nodes: usize) -> (ClusterConfig, Guard) {
         .with_root(&root);
     let _ = teardown(&root, &prefix);
     let guard = Guard {
-        root,
-        prefix,
+        teardown: TeardownGuard { root, prefix },
         _dir: dir,
     };
     (cfg, guard)
@@ -119,36 +90,16 @@ fn run(script: &str) -> String {
 }
 
 async fn start_echo(cluster: &LocalCluster, node: &str) -> u32 {
-    write_file(cluster, node, "echo.py", ECHO_SERVER.as_bytes())
-        .await
-        .unwrap();
-    write_file(cluster, node, "client.py", ECHO_CLIENT.as_bytes())
-        .await
-        .unwrap();
-    let started = start_daemon(cluster, node, &echo_spec()).await.unwrap();
-    await_tcp_port(cluster, node, PORT, Duration::from_secs(10))
-        .await
-        .unwrap();
-    started.pid()
+    testkit::start_echo(cluster, node, PORT).await.unwrap()
 }
 
 fn echo_spec() -> DaemonSpec {
-    DaemonSpec {
-        bin: "python3".into(),
-        args: vec!["echo.py".into(), PORT.to_string()],
-        pidfile: "echo.pid".into(),
-        logfile: "log/echo.log".into(),
-        ..DaemonSpec::default()
-    }
+    testkit::echo_daemon(PORT)
 }
 
 /// Whether `from` gets an echo from `to` (by name) within 1 s.
 async fn echoes(cluster: &LocalCluster, from: &str, to: &str) -> bool {
-    let cmd = Cmd::new("python3")
-        .args(["client.py", to, &PORT.to_string()])
-        .allow_failure()
-        .timeout(Duration::from_secs(5));
-    cluster.exec(from, &cmd).await.unwrap().success()
+    testkit::echoes(cluster, from, to, PORT).await.unwrap()
 }
 
 #[test]
@@ -162,7 +113,7 @@ fn up_resolves_names_and_connects() {
     let namespaces = run("ip netns list");
     for node in ["n1", "n2", "n3"] {
         assert!(
-            namespaces.contains(&format!("{}{node}", guard.prefix)),
+            namespaces.contains(&format!("{}{node}", guard.teardown.prefix)),
             "{namespaces}"
         );
         assert!(cluster.data_dir(node).unwrap().is_dir());
@@ -225,12 +176,12 @@ fn up_resolves_names_and_connects() {
         report.removed.iter().any(|r| r.contains("netns")),
         "{report:?}"
     );
-    assert_clean(&guard.prefix, &pids);
+    assert_clean(&guard.teardown.prefix, &pids);
     assert!(
         cluster.data_dir("n1").unwrap().is_dir(),
         "down keeps node dirs"
     );
-    assert!(teardown(&guard.root, &guard.prefix)
+    assert!(teardown(&guard.teardown.root, &guard.teardown.prefix)
         .unwrap()
         .removed
         .is_empty());
@@ -319,7 +270,7 @@ fn kill_pause_resume_and_daemons() {
         check_errors(&cluster).await;
     });
     cluster.down().unwrap();
-    assert_clean(&guard.prefix, &[]);
+    assert_clean(&guard.teardown.prefix, &[]);
 }
 
 async fn check_errors(cluster: &LocalCluster) {
@@ -395,16 +346,16 @@ fn up_refuses_an_existing_cluster() {
     ));
     let other_root = cfg
         .clone()
-        .with_root(guard.root.with_file_name("elsewhere"));
+        .with_root(guard.teardown.root.with_file_name("elsewhere"));
     assert!(matches!(
         LocalCluster::up(&other_root),
         Err(ControlError::AlreadyUp { .. })
     ));
-    let reopened = LocalCluster::open(&guard.root).unwrap();
+    let reopened = LocalCluster::open(&guard.teardown.root).unwrap();
     assert_eq!(reopened.state(), cluster.state());
     assert_eq!(reopened.state().phase, Phase::Up);
     reopened.down().unwrap();
-    assert_clean(&guard.prefix, &[]);
+    assert_clean(&guard.teardown.prefix, &[]);
 }
 
 #[test]
@@ -413,12 +364,12 @@ fn down_repairs_a_crashed_cluster() {
         return;
     };
     let (cfg, guard) = config('d', 2);
-    let p = guard.prefix.clone();
+    let p = guard.teardown.prefix.clone();
     let cluster = LocalCluster::up(&cfg).unwrap();
     let pid = runtime().block_on(start_echo(&cluster, "n1"));
     // Simulate a crash in the middle of a second `up`: state says "creating", and objects the
     // state file does not list exist (a namespace, a veth, an /etc/netns dir, a cgroup).
-    let mut state = ClusterState::load(&guard.root).unwrap().unwrap();
+    let mut state = ClusterState::load(&guard.teardown.root).unwrap().unwrap();
     state.phase = Phase::Creating;
     state.save().unwrap();
     run(&format!(
@@ -429,7 +380,7 @@ fn down_repairs_a_crashed_cluster() {
     assert!(run("ip netns list").contains(&format!("{p}n9")));
     std::mem::forget(cluster);
     // Another process would only know the root and the prefix.
-    let report = teardown(&guard.root, &p).unwrap();
+    let report = teardown(&guard.teardown.root, &p).unwrap();
     assert!(
         report.removed.contains(&format!("netns {p}n9")),
         "{report:?}"
@@ -446,13 +397,13 @@ fn down_repairs_a_crashed_cluster() {
         "{report:?}"
     );
     assert_clean(&p, &[pid]);
-    assert!(!guard.root.join("cluster.json").exists());
+    assert!(!guard.teardown.root.join("cluster.json").exists());
 
     // Without any state file: a bridge and a namespace left by a killed rift.
     run(&format!(
         "ip link add {p}br0 type bridge && ip netns add {p}n1"
     ));
-    let report = teardown(&guard.root, &p).unwrap();
+    let report = teardown(&guard.teardown.root, &p).unwrap();
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert_clean(&p, &[]);
 }
@@ -473,7 +424,7 @@ fn up_and_down_five_nodes_timing() {
         "5 nodes: up {up_ms:.1} ms, down {down_ms:.1} ms, total {:.1} ms",
         up_ms + down_ms
     );
-    assert_clean(&guard.prefix, &[]);
+    assert_clean(&guard.teardown.prefix, &[]);
 }
 
 #[test]

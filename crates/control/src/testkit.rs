@@ -1,0 +1,89 @@
+//! Helpers for testing against a local cluster: a TCP echo server of our own to run on each
+//! node, a client to probe it from another node, and a guard that tears a cluster down when it
+//! goes out of scope (a failing test leaves nothing behind).
+//!
+//! The echo server is a few lines of Python (`python3` is on every Debian machine), so tests
+//! need no extra binaries: a node "answers" when its server echoes `ping` within a second.
+
+use crate::daemon::{await_tcp_port, start_daemon, write_file, DaemonSpec};
+use crate::error::ControlError;
+use crate::local::teardown;
+use crate::remote::{Cmd, Remote};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The echo server: `python3 echo.py PORT` answers every connection with what it received.
+pub const ECHO_SERVER: &str = "\
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    d = c.recv(1024)
+    c.sendall(d)
+    c.close()
+";
+
+/// The probe: `python3 client.py HOST PORT` exits 0 when HOST echoes `ping` within 1 s.
+pub const ECHO_CLIENT: &str = "\
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
+s.sendall(b'ping')
+sys.exit(0 if s.recv(16) == b'ping' else 3)
+";
+
+/// The daemon spec of the echo server on `port` (pid file `echo.pid`, log `log/echo.log`, in
+/// the node's directory).
+pub fn echo_daemon(port: u16) -> DaemonSpec {
+    DaemonSpec {
+        bin: "python3".into(),
+        args: vec!["echo.py".into(), port.to_string()],
+        pidfile: "echo.pid".into(),
+        logfile: "log/echo.log".into(),
+        ..DaemonSpec::default()
+    }
+}
+
+/// Installs the echo server and its probe on `node`, starts the server on `port` and waits
+/// until it listens. Returns its pid.
+pub async fn start_echo(remote: &dyn Remote, node: &str, port: u16) -> Result<u32, ControlError> {
+    write_file(remote, node, "echo.py", ECHO_SERVER.as_bytes()).await?;
+    write_file(remote, node, "client.py", ECHO_CLIENT.as_bytes()).await?;
+    let started = start_daemon(remote, node, &echo_daemon(port)).await?;
+    await_tcp_port(remote, node, port, Duration::from_secs(10)).await?;
+    Ok(started.pid())
+}
+
+/// Whether `from` gets an echo from `to` (by name) on `port` within a second.
+pub async fn echoes(
+    remote: &dyn Remote,
+    from: &str,
+    to: &str,
+    port: u16,
+) -> Result<bool, ControlError> {
+    let cmd = Cmd::new("python3")
+        .args(["client.py", to, &port.to_string()])
+        .allow_failure()
+        .timeout(Duration::from_secs(5));
+    Ok(remote.exec(from, &cmd).await?.success())
+}
+
+/// Tears down the cluster `prefix` rooted at `root` when dropped, reporting (not panicking on)
+/// a failed teardown.
+#[derive(Debug)]
+pub struct TeardownGuard {
+    /// The cluster's root directory.
+    pub root: PathBuf,
+    /// Its name prefix.
+    pub prefix: String,
+}
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        if let Err(e) = teardown(&self.root, &self.prefix) {
+            eprintln!("teardown of {} in Drop failed: {e}", self.prefix);
+        }
+    }
+}
