@@ -275,17 +275,7 @@ pub fn read_edn_bytes(bytes: &[u8], path: Option<&Path>) -> Result<Vec<Op>> {
         ops.push(op);
     }
     if closer.is_some() {
-        p.skip_ws();
-        if p.pos < p.end {
-            return Err(p.err(
-                p.pos,
-                None,
-                format!(
-                    "expected end of input after the vector of ops, found {}",
-                    p.found(p.pos)
-                ),
-            ));
-        }
+        expect_end(&mut p, "the vector of ops")?;
     }
     Ok(ops)
 }
@@ -297,21 +287,27 @@ pub fn parse_op(text: &str) -> Result<Op> {
     let Some(mut op) = read_op(&mut p, None)? else {
         return Err(p.err(p.pos, None, "expected an op map, found end of input"));
     };
+    expect_end(&mut p, "the op")?;
+    if op.index == u64::MAX {
+        op.index = 0;
+    }
+    Ok(op)
+}
+
+/// Fails unless only whitespace and comments are left after `what`.
+fn expect_end(p: &mut Parser<'_>, what: &str) -> Result<()> {
     p.skip_ws();
     if p.pos < p.end {
         return Err(p.err(
             p.pos,
             None,
             format!(
-                "expected end of input after the op, found {}",
+                "expected end of input after {what}, found {}",
                 p.found(p.pos)
             ),
         ));
     }
-    if op.index == u64::MAX {
-        op.index = 0;
-    }
-    Ok(op)
+    Ok(())
 }
 
 /// Parses exactly one EDN value (comments and whitespace around it are fine).
@@ -323,17 +319,7 @@ pub fn parse_value(text: &str) -> Result<Value> {
 pub fn parse_value_bytes(bytes: &[u8], path: Option<&Path>) -> Result<Value> {
     let mut p = Parser::new(bytes, path);
     let v = p.read_value(None)?;
-    p.skip_ws();
-    if p.pos < p.end {
-        return Err(p.err(
-            p.pos,
-            None,
-            format!(
-                "expected end of input after the value, found {}",
-                p.found(p.pos)
-            ),
-        ));
-    }
+    expect_end(&mut p, "the value")?;
     Ok(v)
 }
 
