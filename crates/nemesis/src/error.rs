@@ -31,6 +31,30 @@ pub enum NemesisError {
     /// A node name not in the cluster.
     #[error("unknown node {0:?}")]
     UnknownNode(String),
+    /// A role name not in the test's roles.
+    #[error("unknown role {role:?} (known roles: {known})")]
+    UnknownRole {
+        /// The role asked for.
+        role: String,
+        /// The known roles, comma-separated.
+        known: String,
+    },
+    /// A fault name not among the packages' (`--nemesis`).
+    #[error("unknown fault {name:?} (known faults: {known}; or none)")]
+    UnknownFault {
+        /// The name given.
+        name: String,
+        /// The known fault names, comma-separated.
+        known: String,
+    },
+    /// Package options that cannot work (a bad target, no files for `file`...).
+    #[error("bad nemesis package option for {fault}: {detail}")]
+    BadOption {
+        /// The fault kind.
+        fault: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// The db (start, primaries) failed.
     #[error("db: {0}")]
     Db(RiftError),
@@ -75,6 +99,9 @@ impl NemesisError {
             NemesisError::BadValue { .. } => "bad-value",
             NemesisError::UnknownOp(_) => "unknown-op",
             NemesisError::UnknownNode(_) => "unknown-node",
+            NemesisError::UnknownRole { .. } => "unknown-role",
+            NemesisError::UnknownFault { .. } => "unknown-fault",
+            NemesisError::BadOption { .. } => "bad-option",
             NemesisError::Db(_) => "db",
             NemesisError::Control(_) => "control",
             NemesisError::Io { .. } => "io",

@@ -7,6 +7,7 @@ use rand::Rng;
 use rift_history::Value;
 
 use crate::error::NemesisError;
+use crate::nodespec::{role_nodes, Roles};
 
 /// A grudge: node -> the set of nodes it must not hear from (Jepsen's `grudge`). Nodes that
 /// hold no grudge may be absent. Ordered maps keep rendering and history values stable.
@@ -142,6 +143,35 @@ impl Grudge {
         let mut comps: Vec<Vec<String>> = primaries.iter().map(|p| vec![p.clone()]).collect();
         comps.push(rest);
         Grudge::complete(&comps)
+    }
+
+    /// `between`: cuts every link between a node of `a` and a node of `b` (both ways) and
+    /// leaves every other link alone. A node in both groups keeps talking to itself.
+    pub fn between(a: &[String], b: &[String]) -> Grudge {
+        let mut g = Grudge::new();
+        for x in a {
+            for y in b.iter().filter(|y| *y != x) {
+                g.add(x, y);
+                g.add(y, x);
+            }
+        }
+        g
+    }
+
+    /// Parses `between:<roleA>,<roleB>` against `roles` and builds [`Grudge::between`] of the
+    /// two roles' nodes. `None` when `name` does not start with `between:`.
+    pub fn between_roles(name: &str, roles: &Roles) -> Option<Result<Grudge, NemesisError>> {
+        let rest = name.strip_prefix("between:")?;
+        Some(match rest.split_once(',') {
+            Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+                role_nodes(roles, a.trim())
+                    .and_then(|a| role_nodes(roles, b.trim()).map(|b| Grudge::between(a, b)))
+            }
+            _ => Err(NemesisError::bad_value(
+                "start-partition",
+                format!("{name:?}: expected between:<roleA>,<roleB>"),
+            )),
+        })
     }
 
     /// The grudge as a history value: `{"n1" #{"n2" "n3"}, ...}` (Jepsen's grudge map).

@@ -22,6 +22,17 @@
 //! [`rift_core::Db::start`]. `teardown` heals partitions and packet loss and resumes paused
 //! nodes.
 //!
+//! **Packages** ([`Package`], Jepsen's `jepsen.nemesis.combined`): [`packages`] builds, for
+//! each fault kind of `--nemesis partition,kill,pause,packet,file` ([`parse_faults`]), a
+//! generator on the nemesis thread that starts a fault (target drawn with the run's RNG),
+//! stops it `interval_ns` later, starts another `interval_ns` after that, and so on; a final
+//! generator that heals (`stop-partition`, `start :all`, `resume :all`, `stop-packet`); and
+//! the [`PerfSpec`] plots shade. [`compose`] runs several together. [`rotating`] cuts time
+//! into windows and runs a random subset of the packages in each, healing those that leave.
+//! **Roles** ([`Roles`]) name groups of nodes: node spec `role:storage`, partition
+//! `between:storage,brokers` ([`Grudge::between`]); give them to
+//! [`LocalNemesis::with_roles`].
+//!
 //! # Example
 //!
 //! ```
@@ -37,6 +48,13 @@
 //! assert_eq!(sizes, vec![2, 2, 2, 3, 3]);
 //! // Healing a node is deleting our table, whatever it held.
 //! assert_eq!(render(&NodeRules::default()), "table inet rift\ndelete table inet rift\n");
+//!
+//! // `--nemesis partition,kill`: two packages, composed; unknown names are refused.
+//! let faults = rift_nemesis::parse_faults("partition,kill").unwrap();
+//! let opts = rift_nemesis::PackageOptions::new(faults, nodes.clone());
+//! let both = rift_nemesis::compose(rift_nemesis::packages(&opts).unwrap());
+//! assert_eq!(both.name, "partition+kill");
+//! assert!(rift_nemesis::parse_faults("clock").is_err());
 //! ```
 //!
 //! # Edge cases
@@ -53,6 +71,10 @@
 //! - `minority-third` isolates nobody on 3 nodes or fewer ((n - 1) / 3 = 0), as in Jepsen.
 //! - `start` and `resume` with a `nil` value act on every node; `kill` and `pause` with
 //!   `nil` pick a random non-empty subset.
+//! - File faults have no stop and no final generator: corruption cannot be undone.
+//! - A rotating window drawn with no packages runs no faults (after healing the leavers);
+//!   a package healed as it leaves may already have stopped its fault (a harmless second
+//!   stop).
 //! - Random choices come from ChaCha8 seeded by the caller: the same seed makes the same
 //!   faults.
 
@@ -64,10 +86,17 @@ mod grudge;
 mod nemesis;
 mod net;
 mod nodespec;
+mod package;
+mod schedule;
 
 pub use corrupt::{bitflip, truncate, MAX_FLIPS};
 pub use error::NemesisError;
 pub use grudge::{majority, minority_third, Grudge};
 pub use nemesis::{LocalNemesis, FS};
 pub use net::{check_nft, render, Firewall, NodeRules, TABLE};
-pub use nodespec::NodeSpec;
+pub use nodespec::{role_nodes, NodeSpec, Roles};
+pub use package::{
+    compose, default_targets, packages, parse_faults, Package, PackageOptions, PerfSpec,
+    DEFAULT_INTERVAL_NS, FAULTS,
+};
+pub use schedule::{rotating, rotating_package, ROTATING_MAX_SKIPS};

@@ -14,7 +14,7 @@ use crate::corrupt;
 use crate::error::NemesisError;
 use crate::grudge::Grudge;
 use crate::net::{check_nft, Firewall};
-use crate::nodespec::NodeSpec;
+use crate::nodespec::{NodeSpec, Roles};
 
 /// The `f`s [`LocalNemesis`] handles.
 pub const FS: [&str; 10] = [
@@ -39,6 +39,7 @@ pub struct LocalNemesis {
     firewall: Firewall,
     rng: ChaCha8Rng,
     paused: BTreeSet<String>,
+    roles: Roles,
 }
 
 impl LocalNemesis {
@@ -50,12 +51,19 @@ impl LocalNemesis {
             db: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
             paused: BTreeSet::new(),
+            roles: Roles::new(),
         }
     }
 
     /// Uses `db` for `start` (restart after kill) and `primaries`.
     pub fn with_db(mut self, db: Arc<dyn Db>) -> LocalNemesis {
         self.db = Some(db);
+        self
+    }
+
+    /// Uses `roles` for node specs `role:<name>` and partitions `between:<a>,<b>`.
+    pub fn with_roles(mut self, roles: Roles) -> LocalNemesis {
+        self.roles = roles;
         self
     }
 
@@ -131,10 +139,11 @@ impl LocalNemesis {
             Some("majorities-ring") => Grudge::majorities_ring(&nodes, &mut self.rng),
             Some("bridge") => Grudge::bridge(&nodes, &mut self.rng),
             Some("primaries") => Grudge::primaries(&nodes, &self.primaries(test).await?),
-            Some(other) => {
-                return Err(NemesisError::bad_value(
+            Some(other) => match Grudge::between_roles(other, &self.roles) {
+                Some(g) => g?,
+                None => return Err(NemesisError::bad_value(
                     "start-partition",
-                    format!("unknown partition {other:?} (one, majority, minority-third, majorities-ring, bridge, primaries)"),
+                    format!("unknown partition {other:?} (one, majority, minority-third, majorities-ring, bridge, primaries, between:<roleA>,<roleB>)"),
                 ))
             }
             None => explicit_grudge(value)?,
@@ -158,7 +167,8 @@ impl LocalNemesis {
             NodeSpec::All
         } else {
             NodeSpec::from_value(f, value)?
-        };
+        }
+        .resolve_roles(&self.roles)?;
         let primaries = if spec == NodeSpec::Primaries {
             self.primaries(test).await?
         } else {
@@ -226,7 +236,7 @@ impl LocalNemesis {
         let f = "start-packet";
         let spec = match value.get("nodes") {
             None => NodeSpec::All,
-            Some(v) => NodeSpec::from_value(f, v)?,
+            Some(v) => NodeSpec::from_value(f, v)?.resolve_roles(&self.roles)?,
         };
         let behaviour = value
             .get("behaviour")

@@ -1,11 +1,38 @@
 //! Node specs: which nodes a kill, pause or packet fault targets (Jepsen's `db-nodes`).
 
+use std::collections::BTreeMap;
+
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
 use rift_history::Value;
 
 use crate::error::NemesisError;
 use crate::grudge::{majority, minority_third};
+
+/// Roles: role name (`storage`, `coordination`, `brokers`...) -> the nodes that play it. A
+/// node spec `role:<name>` targets a role's nodes; a partition `between:<a>,<b>` cuts the
+/// links between two roles.
+pub type Roles = BTreeMap<String, Vec<String>>;
+
+/// The nodes of `role`, or [`NemesisError::UnknownRole`] listing the known roles.
+pub fn role_nodes<'a>(roles: &'a Roles, role: &str) -> Result<&'a [String], NemesisError> {
+    roles
+        .get(role)
+        .map(Vec::as_slice)
+        .ok_or_else(|| NemesisError::UnknownRole {
+            role: role.to_string(),
+            known: known_roles(roles),
+        })
+}
+
+/// The known role names, comma-separated (`none` when there are none).
+pub(crate) fn known_roles(roles: &Roles) -> String {
+    if roles.is_empty() {
+        "none".to_string()
+    } else {
+        roles.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
 
 /// Which nodes a fault targets, by Jepsen's names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +53,8 @@ pub enum NodeSpec {
     Random,
     /// An explicit list.
     Nodes(Vec<String>),
+    /// `role:<name>`: every node of a role (see [`Roles`], [`NodeSpec::resolve_roles`]).
+    Role(String),
 }
 
 impl NodeSpec {
@@ -49,12 +78,15 @@ impl NodeSpec {
         }
         Err(NemesisError::bad_value(
             f,
-            "expected a node spec (one, minority, minority-third, majority, all, primaries), nil or a node list",
+            "expected a node spec (one, minority, minority-third, majority, all, primaries, role:<name>), nil or a node list",
         ))
     }
 
-    /// The spec with a Jepsen name, if any.
+    /// The spec with a Jepsen name (or `role:<name>`), if any.
     pub fn by_name(name: &str) -> Option<NodeSpec> {
+        if let Some(role) = name.strip_prefix("role:") {
+            return (!role.is_empty()).then(|| NodeSpec::Role(role.to_string()));
+        }
         Some(match name {
             "one" => NodeSpec::One,
             "minority" => NodeSpec::Minority,
@@ -64,6 +96,14 @@ impl NodeSpec {
             "primaries" => NodeSpec::Primaries,
             _ => return None,
         })
+    }
+
+    /// Replaces `role:<name>` by the role's node list; other specs are returned unchanged.
+    pub fn resolve_roles(self, roles: &Roles) -> Result<NodeSpec, NemesisError> {
+        match self {
+            NodeSpec::Role(r) => Ok(NodeSpec::Nodes(role_nodes(roles, &r)?.to_vec())),
+            other => Ok(other),
+        }
     }
 
     /// The nodes this spec picks from `nodes`; `primaries` are the db's primaries (used only by
@@ -100,6 +140,12 @@ impl NodeSpec {
                     return Err(NemesisError::UnknownNode(bad.clone()));
                 }
                 list.clone()
+            }
+            NodeSpec::Role(role) => {
+                return Err(NemesisError::UnknownRole {
+                    role: role.clone(),
+                    known: "none (roles not resolved)".to_string(),
+                })
             }
         };
         picked.sort();

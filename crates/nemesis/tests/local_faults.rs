@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rift_control::testkit::{self, TeardownGuard};
 use rift_control::{
-    await_tcp_port, is_root, start_daemon, teardown, write_file, ClusterConfig, Cmd, DaemonSpec,
-    LocalCluster, Remote,
+    await_tcp_port, is_root, start_daemon, teardown, ClusterConfig, DaemonSpec, LocalCluster,
 };
 use rift_core::{Db, Nemesis, PlugResult, RiftError, TestInfo};
 use rift_history::{Op, OpType, Process, Value};
@@ -17,41 +17,12 @@ use rift_nemesis::{check_nft, LocalNemesis};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const ECHO_SERVER: &str = "\
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', int(sys.argv[1])))
-s.listen(16)
-while True:
-    c, _ = s.accept()
-    d = c.recv(1024)
-    c.sendall(d)
-    c.close()
-";
-
-const ECHO_CLIENT: &str = "\
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
-s.sendall(b'ping')
-sys.exit(0 if s.recv(16) == b'ping' else 3)
-";
-
 const PORT: u16 = 7100;
 
-/// Tears the cluster down when the test ends, passed or failed.
+/// Tears the cluster down when the test ends, passed or failed; holds its temp dir.
 struct Guard {
-    root: PathBuf,
-    prefix: String,
+    _teardown: TeardownGuard,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Err(e) = teardown(&self.root, &self.prefix) {
-            eprintln!("teardown in Drop failed: {e}");
-        }
-    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -89,8 +60,7 @@ fn cluster(tag: char, nodes: usize) -> (Arc<LocalCluster>, Guard) {
         .with_root(&root);
     let _ = teardown(&root, &prefix);
     let guard = Guard {
-        root,
-        prefix,
+        _teardown: TeardownGuard { root, prefix },
         _dir: dir,
     };
     (Arc::new(LocalCluster::up(&cfg).unwrap()), guard)
@@ -107,35 +77,16 @@ fn info(cluster: &LocalCluster) -> TestInfo {
 }
 
 fn echo_spec() -> DaemonSpec {
-    DaemonSpec {
-        bin: "python3".into(),
-        args: vec!["echo.py".into(), PORT.to_string()],
-        pidfile: "echo.pid".into(),
-        logfile: "log/echo.log".into(),
-        ..DaemonSpec::default()
-    }
+    testkit::echo_daemon(PORT)
 }
 
 async fn start_echo(cluster: &LocalCluster, node: &str) {
-    write_file(cluster, node, "echo.py", ECHO_SERVER.as_bytes())
-        .await
-        .unwrap();
-    write_file(cluster, node, "client.py", ECHO_CLIENT.as_bytes())
-        .await
-        .unwrap();
-    start_daemon(cluster, node, &echo_spec()).await.unwrap();
-    await_tcp_port(cluster, node, PORT, Duration::from_secs(10))
-        .await
-        .unwrap();
+    testkit::start_echo(cluster, node, PORT).await.unwrap();
 }
 
 /// Whether `from` gets an echo from `to` (by name) within 1 s.
 async fn echoes(cluster: &LocalCluster, from: &str, to: &str) -> bool {
-    let cmd = Cmd::new("python3")
-        .args(["client.py", to, &PORT.to_string()])
-        .allow_failure()
-        .timeout(Duration::from_secs(5));
-    cluster.exec(from, &cmd).await.unwrap().success()
+    testkit::echoes(cluster, from, to, PORT).await.unwrap()
 }
 
 fn nemesis_op(f: &str, value: Value) -> Op {

@@ -1,0 +1,413 @@
+//! Fault packages (Jepsen's `jepsen.nemesis.combined`): for each fault kind, a generator of
+//! start/stop ops, a final generator that heals, and the perf spec the plots shade.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rand::seq::IndexedRandom;
+use rand::Rng;
+use rift_generator::{any, concat, delay, flip_flop, from_fn, nemesis, nil, once, repeat};
+use rift_generator::{Context, Gen, GenOp};
+use rift_history::Value;
+
+use crate::error::NemesisError;
+use crate::grudge::Grudge;
+use crate::nodespec::{role_nodes, NodeSpec, Roles};
+
+/// The fault kinds [`packages`] knows, in the order it builds them.
+pub const FAULTS: [&str; 5] = ["partition", "kill", "pause", "packet", "file"];
+
+/// Jepsen's default `--nemesis-interval`: 10 s between fault ops.
+pub const DEFAULT_INTERVAL_NS: i64 = 10_000_000_000;
+
+/// How a package's faults appear on plots (Jepsen's `:perf` entries): ops whose `f` is in
+/// `start` open a shaded region of `color`, ops in `stop` close it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerfSpec {
+    /// The region's name (`partition`, `kill`...).
+    pub name: String,
+    /// The `f`s that start the fault.
+    pub start: Vec<String>,
+    /// The `f`s that end the fault (empty for instantaneous faults such as `bitflip`).
+    pub stop: Vec<String>,
+    /// An HTML colour, `#E9DCA0`.
+    pub color: String,
+}
+
+/// A fault package: what the nemesis thread runs during the test, what it runs at the end to
+/// heal, and how plots show it. Generators are already restricted to the nemesis thread.
+pub struct Package {
+    /// The package's name (`partition`, or `partition+kill` when composed).
+    pub name: String,
+    /// Fault ops, for ever (bound it with `time_limit` or the test's own limit).
+    pub generator: Gen,
+    /// Ops that undo the faults (`stop-partition`, `start :all`...), if any.
+    pub final_generator: Option<Gen>,
+    /// Plot shading.
+    pub perf: Vec<PerfSpec>,
+}
+
+/// What [`packages`] builds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackageOptions {
+    /// The fault kinds (from `--nemesis partition,kill`, see [`parse_faults`]).
+    pub faults: BTreeSet<String>,
+    /// Time between a fault's start and stop ops, and between a stop and the next start
+    /// (`--nemesis-interval`).
+    pub interval_ns: i64,
+    /// The cluster's nodes (file faults name them in their values).
+    pub nodes: Vec<String>,
+    /// Targets per fault kind, overriding [`default_targets`]: grudge names for `partition`
+    /// (`one`, `majority`, `between:<a>,<b>`...), node specs for `kill`, `pause` and
+    /// `packet` (`one`, `majority`, `all`, `nil`, `role:<name>`...), node names or
+    /// `role:<name>` for `file`.
+    pub targets: BTreeMap<String, Vec<String>>,
+    /// Loss percents `packet` draws from.
+    pub loss_percents: Vec<u8>,
+    /// Files (relative to a node's directory) that `file` faults corrupt.
+    pub files: Vec<String>,
+    /// Probability with which `bitflip` flips each bit.
+    pub bitflip_probability: f64,
+    /// Bytes `truncate` drops from a file's end.
+    pub truncate_drop_bytes: u64,
+    /// Roles, for `role:<name>` and `between:<a>,<b>` targets.
+    pub roles: Roles,
+}
+
+impl PackageOptions {
+    /// Options for `faults` on `nodes` with Jepsen's defaults: 10 s interval, default
+    /// targets, loss of 10, 30 or 50 %, no files, bitflip probability 0.01, truncate 64 bytes,
+    /// no roles.
+    pub fn new(faults: BTreeSet<String>, nodes: Vec<String>) -> PackageOptions {
+        PackageOptions {
+            faults,
+            interval_ns: DEFAULT_INTERVAL_NS,
+            nodes,
+            targets: BTreeMap::new(),
+            loss_percents: vec![10, 30, 50],
+            files: Vec::new(),
+            bitflip_probability: 0.01,
+            truncate_drop_bytes: 64,
+            roles: Roles::new(),
+        }
+    }
+
+    /// The targets of `fault`: the configured ones, else [`default_targets`].
+    pub fn targets_of(&self, fault: &str) -> Vec<String> {
+        match self.targets.get(fault) {
+            Some(t) => t.clone(),
+            None => default_targets(fault),
+        }
+    }
+}
+
+/// Jepsen's default targets: partitions `one`, `majority`, `majorities-ring`,
+/// `minority-third`; process faults and packet loss `nil` (a random subset), `one`,
+/// `majority`, `all` (`primaries` only when asked for: it needs a db that knows them). File
+/// faults default to every node (empty here).
+pub fn default_targets(fault: &str) -> Vec<String> {
+    let v: &[&str] = match fault {
+        "partition" => &["one", "majority", "majorities-ring", "minority-third"],
+        "kill" | "pause" | "packet" => &["nil", "one", "majority", "all"],
+        _ => &[],
+    };
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Parses `--nemesis partition,kill` into fault names. `none` (or an empty string) means no
+/// faults; an unknown name is an error that lists the known ones.
+pub fn parse_faults(text: &str) -> Result<BTreeSet<String>, NemesisError> {
+    let mut out = BTreeSet::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == "none" {
+            continue;
+        }
+        if !FAULTS.contains(&name) {
+            return Err(NemesisError::UnknownFault {
+                name: name.to_string(),
+                known: FAULTS.join(", "),
+            });
+        }
+        out.insert(name.to_string());
+    }
+    Ok(out)
+}
+
+/// One package per fault in `opts.faults`, in [`FAULTS`] order. Targets are checked here:
+/// unknown grudge or node-spec names, unknown roles, no files for `file` are errors.
+pub fn packages(opts: &PackageOptions) -> Result<Vec<Package>, NemesisError> {
+    if opts.interval_ns <= 0 {
+        return Err(bad("nemesis-interval", "must be positive"));
+    }
+    let mut out = Vec::new();
+    for fault in FAULTS.iter().filter(|f| opts.faults.contains(**f)) {
+        out.push(match *fault {
+            "partition" => partition_package(opts)?,
+            "kill" => process_package(opts, "kill", "kill", "start", "#E9A4A0")?,
+            "pause" => process_package(opts, "pause", "pause", "resume", "#A0B1E9")?,
+            "packet" => packet_package(opts)?,
+            _ => file_package(opts)?,
+        });
+    }
+    if let Some(f) = opts.faults.iter().find(|f| !FAULTS.contains(&f.as_str())) {
+        return Err(NemesisError::UnknownFault {
+            name: f.clone(),
+            known: FAULTS.join(", "),
+        });
+    }
+    Ok(out)
+}
+
+/// Jepsen's `compose-packages`: the generators together on the nemesis thread (whichever
+/// offers the soonest op), the final generators one after the other, the perf specs
+/// concatenated. No package gives the empty package `none`; one package is returned as is.
+pub fn compose(packages: Vec<Package>) -> Package {
+    if packages.len() <= 1 {
+        return packages.into_iter().next().unwrap_or_else(|| Package {
+            name: "none".to_string(),
+            generator: nil(),
+            final_generator: None,
+            perf: Vec::new(),
+        });
+    }
+    let name = packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
+    let mut gens = Vec::new();
+    let mut finals = Vec::new();
+    let mut perf = Vec::new();
+    for p in packages {
+        gens.push(p.generator);
+        finals.extend(p.final_generator);
+        perf.extend(p.perf);
+    }
+    Package {
+        name,
+        generator: any(gens),
+        final_generator: (!finals.is_empty()).then(|| concat(finals)),
+        perf,
+    }
+}
+
+fn bad(fault: &str, detail: impl Into<String>) -> NemesisError {
+    NemesisError::BadOption {
+        fault: fault.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// A target as an op value: `nil`, a keyword for plain names, a string for `role:x`,
+/// `between:a,b` and anything else with punctuation.
+pub(crate) fn target_value(t: &str) -> Value {
+    if t == "nil" {
+        Value::Nil
+    } else if t.contains([':', ',', ' ']) {
+        Value::str(t)
+    } else {
+        Value::kw(t)
+    }
+}
+
+fn perf(name: &str, start: &[&str], stop: &[&str], color: &str) -> Vec<PerfSpec> {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    vec![PerfSpec {
+        name: name.to_string(),
+        start: strings(start),
+        stop: strings(stop),
+        color: color.to_string(),
+    }]
+}
+
+/// Start ops from `start`, each followed `interval_ns` later by `stop`, then `interval_ns`
+/// later the next start... on the nemesis thread.
+fn alternate(interval_ns: i64, start: Gen, stop: GenOp) -> Gen {
+    nemesis(delay(interval_ns, flip_flop(start, repeat(once(stop)))))
+}
+
+/// A generator of `f` ops whose value is drawn uniformly from `values`.
+fn pick(f: &'static str, values: Vec<Value>) -> Gen {
+    from_fn(move |ctx: &Context| {
+        let v = values.choose(&mut *ctx.rng()).cloned()?;
+        Some(GenOp::invoke(f, v))
+    })
+}
+
+fn nonempty(fault: &str, targets: Vec<String>) -> Result<Vec<String>, NemesisError> {
+    if targets.is_empty() {
+        return Err(bad(fault, "no targets"));
+    }
+    Ok(targets)
+}
+
+fn partition_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
+    let known = [
+        "one",
+        "majority",
+        "minority-third",
+        "majorities-ring",
+        "bridge",
+        "primaries",
+    ];
+    let targets = nonempty("partition", opts.targets_of("partition"))?;
+    for t in &targets {
+        if known.contains(&t.as_str()) {
+            continue;
+        }
+        match Grudge::between_roles(t, &opts.roles) {
+            Some(r) => drop(r?),
+            None => {
+                return Err(bad(
+                    "partition",
+                    format!(
+                        "unknown partition {t:?} (known: {}, between:<roleA>,<roleB>)",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    let values = targets.iter().map(|t| target_value(t)).collect();
+    let stop = GenOp::invoke("stop-partition", Value::Nil);
+    Ok(Package {
+        name: "partition".to_string(),
+        generator: alternate(
+            opts.interval_ns,
+            pick("start-partition", values),
+            stop.clone(),
+        ),
+        final_generator: Some(nemesis(once(stop))),
+        perf: perf(
+            "partition",
+            &["start-partition"],
+            &["stop-partition"],
+            "#E9DCA0",
+        ),
+    })
+}
+
+/// Checks node-spec targets (`nil`, Jepsen names, `role:<known role>`).
+fn check_specs(fault: &str, targets: &[String], roles: &Roles) -> Result<(), NemesisError> {
+    for t in targets {
+        if t == "nil" {
+            continue;
+        }
+        match NodeSpec::by_name(t) {
+            Some(spec) => drop(spec.resolve_roles(roles)?),
+            None => {
+                return Err(bad(
+                    fault,
+                    format!("unknown node spec {t:?} (known: nil, one, minority, minority-third, majority, all, primaries, role:<name>)"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn process_package(
+    opts: &PackageOptions,
+    fault: &str,
+    start_f: &'static str,
+    stop_f: &'static str,
+    color: &str,
+) -> Result<Package, NemesisError> {
+    let targets = nonempty(fault, opts.targets_of(fault))?;
+    check_specs(fault, &targets, &opts.roles)?;
+    let values = targets.iter().map(|t| target_value(t)).collect();
+    let stop = GenOp::invoke(stop_f, Value::kw("all"));
+    Ok(Package {
+        name: fault.to_string(),
+        generator: alternate(opts.interval_ns, pick(start_f, values), stop.clone()),
+        final_generator: Some(nemesis(once(stop))),
+        perf: perf(fault, &[start_f], &[stop_f], color),
+    })
+}
+
+fn packet_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
+    let targets = nonempty("packet", opts.targets_of("packet"))?;
+    check_specs("packet", &targets, &opts.roles)?;
+    if opts.loss_percents.is_empty() || opts.loss_percents.iter().any(|p| *p > 100) {
+        return Err(bad(
+            "packet",
+            "loss percents must be 1 or more numbers in 0..=100",
+        ));
+    }
+    let targets: Arc<[Value]> = targets.iter().map(|t| target_value(t)).collect();
+    let percents = opts.loss_percents.clone();
+    let start = from_fn(move |ctx: &Context| {
+        let mut rng = ctx.rng();
+        let nodes = targets.choose(&mut *rng)?.clone();
+        let percent = *percents.choose(&mut *rng)?;
+        let loss = Value::Map(vec![(Value::kw("percent"), Value::Int(i64::from(percent)))]);
+        let behaviour = Value::Map(vec![(Value::kw("loss"), loss)]);
+        Some(GenOp::invoke(
+            "start-packet",
+            Value::Map(vec![
+                (Value::kw("nodes"), nodes),
+                (Value::kw("behaviour"), behaviour),
+            ]),
+        ))
+    });
+    let stop = GenOp::invoke("stop-packet", Value::Nil);
+    Ok(Package {
+        name: "packet".to_string(),
+        generator: alternate(opts.interval_ns, start, stop.clone()),
+        final_generator: Some(nemesis(once(stop))),
+        perf: perf("packet", &["start-packet"], &["stop-packet"], "#D2E9A0"),
+    })
+}
+
+/// The nodes file faults may hit: the `file` targets (node names or `role:<name>`), or
+/// every node.
+fn file_nodes(opts: &PackageOptions) -> Result<Vec<String>, NemesisError> {
+    let Some(targets) = opts.targets.get("file") else {
+        return Ok(opts.nodes.clone());
+    };
+    let mut out = BTreeSet::new();
+    for t in targets {
+        match t.strip_prefix("role:") {
+            Some(role) => out.extend(role_nodes(&opts.roles, role)?.iter().cloned()),
+            None if opts.nodes.contains(t) => {
+                out.insert(t.clone());
+            }
+            None => return Err(NemesisError::UnknownNode(t.clone())),
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+fn file_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
+    if opts.files.is_empty() {
+        return Err(bad("file", "no files given to corrupt"));
+    }
+    let nodes = file_nodes(opts)?;
+    if nodes.is_empty() {
+        return Err(bad("file", "no nodes to corrupt files on"));
+    }
+    let files = opts.files.clone();
+    let p = opts.bitflip_probability;
+    let drop_bytes = i64::try_from(opts.truncate_drop_bytes).unwrap_or(i64::MAX);
+    let gen = from_fn(move |ctx: &Context| {
+        let mut rng = ctx.rng();
+        let node = nodes.choose(&mut *rng)?.clone();
+        let file = Value::str(files.choose(&mut *rng)?);
+        let (f, arg) = if rng.random_bool(0.5) {
+            ("bitflip", (Value::kw("probability"), Value::Float(p)))
+        } else {
+            ("truncate", (Value::kw("drop"), Value::Int(drop_bytes)))
+        };
+        let spec = Value::Map(vec![(Value::kw("file"), file), arg]);
+        Some(GenOp::invoke(
+            f,
+            Value::Map(vec![(Value::str(&node), spec)]),
+        ))
+    });
+    Ok(Package {
+        name: "file".to_string(),
+        generator: nemesis(delay(opts.interval_ns, gen)),
+        final_generator: None,
+        perf: perf("file", &["bitflip", "truncate"], &[], "#99F2E2"),
+    })
+}
