@@ -5,7 +5,7 @@ use rift_history::{History, Op};
 use serde_json::Value as Json;
 use std::path::Path;
 
-const DATA: &str = "/work/shared/data/elle-cli";
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/elle-cli");
 
 fn load(rel: &str) -> History {
     let path = Path::new(DATA).join(rel);

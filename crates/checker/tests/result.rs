@@ -69,9 +69,10 @@ fn json_shape_and_round_trip() {
 
 #[test]
 fn from_json_reads_elle_cli_results() {
-    let text = std::fs::read_to_string(
-        "/work/shared/data/elle-cli/test/test-data/bank-negative-balances-result.json",
-    )
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/elle-cli/test/test-data/bank-negative-balances-result.json"
+    ))
     .unwrap();
     let r = CheckResult::from_json_str(&text).unwrap();
     assert_eq!(r.valid, Validity::False);

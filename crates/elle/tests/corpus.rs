@@ -6,7 +6,7 @@ use rift_elle::{check, Options, VersionSources, Workload};
 use rift_history::{read_ops_file, History};
 use std::path::{Path, PathBuf};
 
-const DATA: &str = "/work/shared/data";
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
 
 fn load(path: &Path) -> History {
     let (ops, _) = read_ops_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

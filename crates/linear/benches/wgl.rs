@@ -10,7 +10,7 @@ fn main() {
 }
 
 fn load(rel: &str) -> History {
-    let path = Path::new("/work/shared/data").join(rel);
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
     History::new(read_ops_file(&path).expect("corpus file").0).expect("history")
 }
 

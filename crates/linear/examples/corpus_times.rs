@@ -145,7 +145,10 @@ const FIGURES: &[&str] = &[
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let data = PathBuf::from(args.first().map_or("/work/shared/data", String::as_str));
+    let data = PathBuf::from(args.first().map_or(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"),
+        String::as_str,
+    ));
     let which: Vec<&str> = match args.get(1) {
         Some(f) => vec![f.as_str()],
         None => FIGURES.to_vec(),

@@ -85,7 +85,10 @@ fn valid_history_writes_no_artifact() {
 
 #[test]
 fn budgets_give_unknown_with_a_reason() {
-    let path = Path::new("/work/shared/data/porcupine/kv/c10-bad.txt");
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/porcupine/kv/c10-bad.txt"
+    ));
     let h = History::new(read_ops_file(path).unwrap().0).unwrap();
     let kv = model_by_name("kv").unwrap();
     let unsplit = Options {
@@ -175,7 +178,10 @@ fn independent_splits_tuples_and_shares_the_nemesis() {
 
 #[test]
 fn c50_bad_artifact_is_small() {
-    let path = Path::new("/work/shared/data/porcupine/kv/c50-bad.txt");
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/porcupine/kv/c50-bad.txt"
+    ));
     let h = History::new(read_ops_file(path).unwrap().0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {

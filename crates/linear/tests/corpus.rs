@@ -1,4 +1,4 @@
-//! Verdicts on the known corpora (`/work/shared/data`, or `RIFT_DATA`): Porcupine's 102 etcd
+//! Verdicts on the known corpora (`../shared/data` beside the repository, or `RIFT_DATA`): Porcupine's 102 etcd
 //! logs and 6 kv files, and every Knossos history (good = linearizable, bad = not).
 
 use rift_checker::Validity;
@@ -7,7 +7,10 @@ use rift_linear::{check_history, model_by_name, CasRegister, Model, MultiRegiste
 use std::path::{Path, PathBuf};
 
 fn data() -> PathBuf {
-    std::env::var_os("RIFT_DATA").map_or_else(|| PathBuf::from("/work/shared/data"), PathBuf::from)
+    std::env::var_os("RIFT_DATA").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")),
+        PathBuf::from,
+    )
 }
 
 fn load(path: &Path) -> History {
