@@ -22,6 +22,12 @@
 //! included. Where cgroup v2 is unusable, processes are found by namespace
 //! (`ip netns pids`) and signalled instead ([`Tracking`]).
 //!
+//! [`SshRemote`] reaches real machines the way Jepsen does, with the system `ssh` and `scp`
+//! ([`SshConfig`]: `username`, `password` through `sshpass`, `private_key`, `port`,
+//! `strict_host_key_checking`, `sudo`), one OpenSSH master connection per host
+//! (`ControlMaster`), retries with backoff when the connection fails (exit code 255) and
+//! [`on_nodes`] to run a step on every node concurrently. Call [`SshRemote::close`] at the end.
+//!
 //! `<root>/cluster.json` (written atomically) records what exists, so that [`teardown`] —
 //! `rift cluster down` — from another process or after a crash removes exactly what rift made.
 //!
@@ -79,6 +85,7 @@ mod error;
 mod exec;
 mod local;
 mod remote;
+mod ssh;
 mod sys;
 pub mod testkit;
 
@@ -95,3 +102,4 @@ pub use local::{
     is_root, require_root, teardown, ClusterStatus, DownReport, LocalCluster, NodeStatus,
 };
 pub use remote::{shell_quote, Cmd, Output, Program, Remote, Signal, TAIL_BYTES, TAIL_LINES};
+pub use ssh::{on_nodes, SshConfig, SshRemote, PASSWORD_NEEDS_SSHPASS, SSH_CONNECTION_FAILED};

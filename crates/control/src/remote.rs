@@ -174,8 +174,8 @@ impl Output {
 
 /// How rift reaches nodes: run commands, copy files in and out.
 ///
-/// Implementations: [`crate::LocalCluster`] (network namespaces on this machine); SSH comes
-/// later. Paths on the node are absolute, or relative to the node's home directory.
+/// Implementations: [`crate::LocalCluster`] (network namespaces on this machine) and
+/// [`crate::SshRemote`] (real machines over SSH). Paths on the node are absolute, or relative to the node's home directory.
 #[async_trait]
 pub trait Remote: Send + Sync {
     /// Runs `cmd` on `node` and waits for it. With `cmd.check` (the default) a non-zero exit is
