@@ -186,8 +186,12 @@ impl LocalCluster {
             write_cgroup_file(&dir, "cgroup.freeze", "0")?;
         }
         signal_pids(&netns_pids(&ns), Signal::Kill);
+        // Gone from the node, and each killed process finished exiting: a task leaves its
+        // cgroup before it turns into a zombie, and until then it still looks alive to
+        // `kill -0` (a daemon restarted in that window would think it is still running).
         let gone = wait_until(KILL_WAIT_MS, || {
             self.node_pids(node).map(|p| p.is_empty()).unwrap_or(true)
+                && pids.iter().all(|&p| exited(p))
         });
         if !gone {
             return Err(ControlError::Timeout {
@@ -515,4 +519,16 @@ fn cgroup_frozen(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("cgroup.events"))
         .map(|t| t.lines().any(|l| l.trim() == "frozen 1"))
         .unwrap_or(false)
+}
+
+/// True when `pid` no longer runs: gone from /proc, or a zombie waiting to be reaped.
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('Z' | 'X'))),
+        Err(_) => true,
+    }
 }

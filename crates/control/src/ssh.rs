@@ -604,20 +604,23 @@ mod tests {
     #[tokio::test]
     async fn on_nodes_runs_concurrently_in_order() {
         let nodes: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
-        let start = std::time::Instant::now();
-        let results = on_nodes(&nodes, |n| async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if n == "n2" {
-                Err(ControlError::InvalidConfig("boom".into()))
-            } else {
-                Ok(n.len() * 10)
+        // Every future waits for all three to have started: run one after another, they would
+        // never get past the barrier (the timeout turns that into a failure, not a hang).
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+        let all = on_nodes(&nodes, |n| {
+            let barrier = barrier.clone();
+            async move {
+                barrier.wait().await;
+                if n == "n2" {
+                    Err(ControlError::InvalidConfig("boom".into()))
+                } else {
+                    Ok(n.len() * 10)
+                }
             }
-        })
-        .await;
-        assert!(
-            start.elapsed() < Duration::from_millis(500),
-            "not concurrent"
-        );
+        });
+        let results = tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .expect("not concurrent: the futures did not all start");
         assert_eq!(results.len(), 3);
         assert_eq!(results[0].0, "n1");
         assert_eq!(results[0].1.as_ref().unwrap(), &20);

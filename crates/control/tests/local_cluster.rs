@@ -215,7 +215,8 @@ fn kill_pause_resume_and_daemons() {
         assert!(cluster.status().nodes[2].paused);
         let t = Instant::now();
         assert!(!echoes(&cluster, "n1", "n3").await, "paused n3 answers");
-        assert!(t.elapsed() < Duration::from_secs(3));
+        // The probe gives up after 1 s; a generous bound (the machine is shared).
+        assert!(t.elapsed() < Duration::from_secs(20));
         cluster.resume_node("n3").unwrap();
         assert!(
             echoes(&cluster, "n1", "n3").await,
@@ -224,7 +225,11 @@ fn kill_pause_resume_and_daemons() {
 
         // Restart on the killed node: the stale pid file does not block it.
         let restarted = start_daemon(&cluster, "n2", &echo_spec()).await.unwrap();
-        assert!(matches!(restarted, DaemonStart::Started(p) if p != pids[1]));
+        assert!(
+            matches!(restarted, DaemonStart::Started(p) if p != pids[1]),
+            "restart on killed n2 gave {restarted:?} (old pid {})",
+            pids[1]
+        );
         await_tcp_port(&cluster, "n2", PORT, Duration::from_secs(10))
             .await
             .unwrap();
@@ -302,7 +307,8 @@ async fn check_errors(cluster: &LocalCluster) {
             ..
         })
     ));
-    assert!(t.elapsed() < Duration::from_secs(2));
+    // Well under the 30 s the command would sleep (a generous bound: the machine is shared).
+    assert!(t.elapsed() < Duration::from_secs(20));
     assert!(matches!(
         cluster.exec("n9", &Cmd::new("true")).await,
         Err(ControlError::UnknownNode { .. })

@@ -342,7 +342,8 @@ fn kill_start_pause_resume() {
         nem.invoke(&test, &nemesis_op("stop-partition", Value::Nil))
             .await
             .unwrap();
-        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        // Not blocked by the frozen node (generous bound: the machine is shared).
+        assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
         let resumed = nem
             .invoke(&test, &nemesis_op("resume", Value::Nil))
             .await
