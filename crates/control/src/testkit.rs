@@ -5,6 +5,7 @@
 //! The echo server is a few lines of Python (`python3` is on every Debian machine), so tests
 //! need no extra binaries: a node "answers" when its server echoes `ping` within a second.
 
+use crate::config::ClusterConfig;
 use crate::daemon::{await_tcp_port, start_daemon, write_file, DaemonSpec};
 use crate::error::ControlError;
 use crate::local::teardown;
@@ -86,4 +87,35 @@ impl Drop for TeardownGuard {
             eprintln!("teardown of {} in Drop failed: {e}", self.prefix);
         }
     }
+}
+
+/// A cluster configuration of its own for one test: a fresh temp directory as root, the given
+/// name prefix, leftovers of an earlier crashed run with that prefix removed. Dropping it tears
+/// the cluster down, then removes the directory.
+#[derive(Debug)]
+pub struct Scratch {
+    /// The configuration to bring up.
+    pub config: ClusterConfig,
+    /// Tears the cluster down on drop (its `root` and `prefix` are the cluster's).
+    pub teardown: TeardownGuard,
+    /// The temp directory holding `root` (dropped after the teardown: fields drop in order).
+    pub dir: tempfile::TempDir,
+}
+
+/// A [`Scratch`] cluster of `nodes` nodes named with `prefix`.
+pub fn scratch(prefix: &str, nodes: usize) -> Result<Scratch, ControlError> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| ControlError::io("creating a temp dir for a test cluster", e))?;
+    let root = dir.path().join("cluster");
+    let _ = teardown(&root, prefix);
+    Ok(Scratch {
+        config: ClusterConfig::new(nodes)
+            .with_prefix(prefix)
+            .with_root(&root),
+        teardown: TeardownGuard {
+            root,
+            prefix: prefix.to_string(),
+        },
+        dir,
+    })
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rift_control::testkit::{self, TeardownGuard};
+use rift_control::testkit::{self, Scratch};
 use rift_control::{
     await_tcp_port, cgroup_dir_name, file_exists, grep_kill, is_root, start_daemon, stop_daemon,
     teardown, ClusterConfig, ClusterState, Cmd, ControlError, DaemonSpec, DaemonStart,
@@ -16,12 +16,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const PORT: u16 = 7000;
 
-/// Tears the cluster down when the test ends, passed or failed; holds its temp dir.
-struct Guard {
-    teardown: TeardownGuard,
-    _dir: tempfile::TempDir,
-}
-
 fn serial_root(test: &str) -> Option<MutexGuard<'static, ()>> {
     if !is_root() {
         println!("skipped: needs root ({test} builds network namespaces, veths and cgroups)");
@@ -30,19 +24,10 @@ fn serial_root(test: &str) -> Option<MutexGuard<'static, ()>> {
     Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-fn config(tag: char, nodes: usize) -> (ClusterConfig, Guard) {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("rt{}{tag}-", std::process::id());
-    let root = dir.path().join("cluster");
-    let cfg = ClusterConfig::new(nodes)
-        .with_prefix(&prefix)
-        .with_root(&root);
-    let _ = teardown(&root, &prefix);
-    let guard = Guard {
-        teardown: TeardownGuard { root, prefix },
-        _dir: dir,
-    };
-    (cfg, guard)
+/// A test cluster with a prefix of its own and its teardown guard.
+fn config(tag: char, nodes: usize) -> (ClusterConfig, Scratch) {
+    let scratch = testkit::scratch(&format!("rt{}{tag}-", std::process::id()), nodes).unwrap();
+    (scratch.config.clone(), scratch)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

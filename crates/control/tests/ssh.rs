@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rift_control::testkit::TeardownGuard;
+use rift_control::testkit;
 use rift_control::{
-    await_tcp_port, is_root, on_nodes, start_daemon, teardown, ClusterConfig, Cmd, ControlError,
-    DaemonSpec, LocalCluster, Remote, SshConfig, SshRemote,
+    await_tcp_port, is_root, on_nodes, start_daemon, Cmd, ControlError, DaemonSpec, LocalCluster,
+    Remote, SshConfig, SshRemote,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -65,16 +65,9 @@ fn ssh_remote_against_a_real_sshd() {
         return;
     }
     let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("rs{}-", std::process::id());
-    let root = dir.path().join("cluster");
-    let _ = teardown(&root, &prefix);
-    let _guard = TeardownGuard {
-        root: root.clone(),
-        prefix: prefix.clone(),
-    };
-    let cfg = ClusterConfig::new(2).with_prefix(&prefix).with_root(&root);
-    let cluster = LocalCluster::up(&cfg).unwrap();
+    let scratch = testkit::scratch(&format!("rs{}-", std::process::id()), 2).unwrap();
+    let cluster = LocalCluster::up(&scratch.config).unwrap();
+    let dir = &scratch.dir;
     let sshd_config = prepare_sshd(dir.path());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

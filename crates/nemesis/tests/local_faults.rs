@@ -7,10 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rift_control::testkit::{self, TeardownGuard};
-use rift_control::{
-    await_tcp_port, is_root, start_daemon, teardown, ClusterConfig, DaemonSpec, LocalCluster,
-};
+use rift_control::testkit::{self, Scratch};
+use rift_control::{await_tcp_port, is_root, start_daemon, DaemonSpec, LocalCluster};
 use rift_core::{Db, Nemesis, PlugResult, RiftError, TestInfo};
 use rift_history::{Op, OpType, Process, Value};
 use rift_nemesis::{check_nft, LocalNemesis};
@@ -18,12 +16,6 @@ use rift_nemesis::{check_nft, LocalNemesis};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const PORT: u16 = 7100;
-
-/// Tears the cluster down when the test ends, passed or failed; holds its temp dir.
-struct Guard {
-    _teardown: TeardownGuard,
-    _dir: tempfile::TempDir,
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -51,19 +43,13 @@ fn prerequisites(test: &str) -> Option<MutexGuard<'static, ()>> {
     Some(lock)
 }
 
-fn cluster(tag: char, nodes: usize) -> (Arc<LocalCluster>, Guard) {
-    let dir = tempfile::tempdir().unwrap();
+fn cluster(tag: char, nodes: usize) -> (Arc<LocalCluster>, Scratch) {
     let prefix = format!("rn{}{tag}-", std::process::id() % 100_000);
-    let root = dir.path().join("cluster");
-    let cfg = ClusterConfig::new(nodes)
-        .with_prefix(&prefix)
-        .with_root(&root);
-    let _ = teardown(&root, &prefix);
-    let guard = Guard {
-        _teardown: TeardownGuard { root, prefix },
-        _dir: dir,
-    };
-    (Arc::new(LocalCluster::up(&cfg).unwrap()), guard)
+    let scratch = testkit::scratch(&prefix, nodes).unwrap();
+    (
+        Arc::new(LocalCluster::up(&scratch.config).unwrap()),
+        scratch,
+    )
 }
 
 fn info(cluster: &LocalCluster) -> TestInfo {
