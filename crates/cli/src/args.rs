@@ -26,6 +26,13 @@ pub enum Command {
     /// The local cluster: nodes as network namespaces on this machine (needs root).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Run a rift-kv server (what `--db kv` starts on each node).
+    #[command(hide = true)]
+    KvServer {
+        /// `--listen ADDR:PORT --data DIR [--primary ADDR:PORT] [--reads primary|local]`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,10 +74,12 @@ pub struct ClusterAt {
 
 #[derive(Args, Debug, Clone)]
 pub struct TestArgs {
-    /// The system under test. `mem`: the in-process store (no root, no network).
+    /// The system under test. `mem`: the in-process store (no root, no network). `kv`: rift-kv,
+    /// a primary-backup register store of our own, one server per node of the local cluster
+    /// (needs root).
     #[arg(long, default_value = "mem")]
     pub db: String,
-    /// Workload: set, queue, bank, counter, unique-ids.
+    /// Workload: set, queue, bank, counter, unique-ids, register (`--db kv`: register, set).
     #[arg(long, short = 'w')]
     pub workload: Option<String>,
     /// Comma-separated node names.
@@ -113,6 +122,31 @@ pub struct TestArgs {
     /// The store directory.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Faults, comma-separated: partition, kill, pause, packet, file (`none`: no faults).
+    /// Needs a real cluster (`--db kv`).
+    #[arg(long, default_value = "none")]
+    pub nemesis: String,
+    /// Seconds between fault operations (a fault starts, holds this long, stops, and the next
+    /// starts after as long again).
+    #[arg(long, default_value_t = 10.0, value_parser = positive_f64)]
+    pub nemesis_interval: f64,
+    /// Seconds to wait after healing every fault before the final reads.
+    #[arg(long, default_value_t = 5.0, value_parser = non_negative_f64)]
+    pub recovery_time: f64,
+    /// `--db kv`: where replicas answer reads. `primary` (linearizable) or `local` (each
+    /// replica's own copy: stale behind a partition).
+    #[arg(long, default_value = "primary")]
+    pub kv_reads: String,
+    /// Run on the local cluster already up at --cluster-root (from `rift cluster up`) instead
+    /// of bringing one up and down.
+    #[arg(long)]
+    pub reuse_cluster: bool,
+    /// The local cluster's state directory.
+    #[arg(long = "cluster-root", default_value = "/var/lib/rift/cluster")]
+    pub cluster_root: PathBuf,
+    /// The local cluster's name prefix (namespaces, links, cgroups).
+    #[arg(long = "cluster-prefix", default_value = "rift-")]
+    pub cluster_prefix: String,
 }
 
 #[derive(Args, Debug)]
@@ -179,6 +213,14 @@ pub struct CheckArgs {
 }
 
 impl TestArgs {
+    /// Where the local cluster lives.
+    pub fn cluster_at(&self) -> ClusterAt {
+        ClusterAt {
+            root: self.cluster_root.clone(),
+            prefix: self.cluster_prefix.clone(),
+        }
+    }
+
     /// The node names from --nodes or --nodes-file.
     pub fn node_list(&self) -> Result<Vec<String>, BadArgs> {
         let nodes: Vec<String> = match &self.nodes_file {

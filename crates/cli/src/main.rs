@@ -5,6 +5,7 @@
 
 mod args;
 mod checkers;
+mod cluster_test;
 mod verdict;
 
 use anyhow::{anyhow, Context, Result};
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => cmd_analyze(a),
         Command::Check(a) => cmd_check(a),
         Command::Cluster(c) => cmd_cluster(c),
+        Command::KvServer { args } => return ExitCode::from(rift_kv::main_with_args(&args) as u8),
     };
     match res {
         Ok(code) => ExitCode::from(code),
@@ -64,20 +66,45 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
     let concurrency =
         rift_core::parse_concurrency(&a.concurrency, nodes.len()).map_err(args::bad)?;
     let bugs = a.bugs()?;
-    if a.db != "mem" {
-        return Err(args::bad(format!(
-            "unknown --db {:?}; this build knows: mem (the in-process system under test)",
-            a.db
-        ))
+    let known: &[&str] = match a.db.as_str() {
+        "mem" => workload::NAMES,
+        "kv" => cluster_test::KV_WORKLOADS,
+        other => {
+            return Err(args::bad(format!(
+                "unknown --db {other:?}; this build knows: mem (the in-process system under test), \
+                 kv (rift-kv on the local cluster)"
+            ))
+            .into())
+        }
+    };
+    if a.db == "mem" && a.nemesis != "none" && !a.nemesis.is_empty() {
+        return Err(args::bad(
+            "--nemesis needs a real cluster: the in-memory system (--db mem) has no nodes to fault; \
+             try --db kv",
+        )
         .into());
     }
     let workloads: Vec<String> = if all {
         match &a.workload {
             Some(w) => vec![w.clone()],
-            None => workload::NAMES.iter().map(|s| s.to_string()).collect(),
+            None => known.iter().map(|s| s.to_string()).collect(),
         }
     } else {
-        vec![a.workload.clone().unwrap_or_else(|| "set".into())]
+        vec![a.workload.clone().unwrap_or_else(|| known[0].into())]
+    };
+    // Checked before a cluster is built, so that bad arguments cost nothing.
+    rift_nemesis::parse_faults(&a.nemesis).map_err(args::bad)?;
+    if let Some(w) = workloads.iter().find(|w| !known.contains(&w.as_str())) {
+        return Err(args::bad(format!(
+            "--db {} serves the workloads {}; not {w:?}",
+            a.db,
+            known.join(", ")
+        ))
+        .into());
+    }
+    let cluster = match a.db.as_str() {
+        "kv" => Some(cluster_test::TestCluster::start(&a, &nodes)?),
+        _ => None,
     };
     let mut rows = Vec::new();
     let mut codes = Vec::new();
@@ -102,8 +129,11 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
                 leave_db_running: a.leave_db_running,
                 ..RunOptions::default()
             };
-            let test = workload::mem_test(nodes.clone(), concurrency, seed, &o, opts)
-                .map_err(args::bad)?;
+            let test = match &cluster {
+                Some(tc) => cluster_test::kv_test(&a, tc, concurrency, seed, &o, opts)?,
+                None => workload::mem_test(nodes.clone(), concurrency, seed, &o, opts)
+                    .map_err(args::bad)?,
+            };
             let outcome = rift_core::run(test)?;
             print_summary(&outcome.result);
             for e in &outcome.teardown_errors {
@@ -251,7 +281,7 @@ fn cmd_cluster(c: ClusterCommand) -> Result<u8> {
 }
 
 /// Errors the user can fix (not root, a cluster already up, no cluster) are bad arguments.
-fn cluster_error(e: rift_control::ControlError) -> anyhow::Error {
+pub(crate) fn cluster_error(e: rift_control::ControlError) -> anyhow::Error {
     use rift_control::ControlError as E;
     match e {
         E::NeedsRoot { .. } | E::AlreadyUp { .. } | E::InvalidConfig(_) | E::State { .. } => {

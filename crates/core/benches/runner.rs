@@ -86,6 +86,7 @@ fn main() {
                 ..RunOptions::default()
             },
             spec: serde_json::json!({}),
+            perf: serde_json::Value::Null,
         };
         // Sample resident memory during the run phase only: it ends when the runner starts
         // writing history.edn (the checker then loads the history, which is its business).

@@ -93,6 +93,7 @@ fn main() {
             ..RunOptions::default()
         },
         spec: serde_json::json!({ "workload": "custom-counter" }),
+        perf: serde_json::Value::Null,
     };
     match rift_core::run(test) {
         Ok(outcome) => println!(

@@ -363,5 +363,6 @@ fn test_json(test: &Test, info: &TestInfo) -> serde_json::Value {
         "start-time": unix_ms(SystemTime::now()),
         "store-dir": info.store_dir,
         "spec": test.spec,
+        "perf": test.perf,
     })
 }

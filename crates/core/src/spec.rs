@@ -32,6 +32,9 @@ pub struct Test {
     /// What produced this test: workload name and options, stored in `test.json` so that
     /// `rift analyze` can rebuild the checker.
     pub spec: serde_json::Value,
+    /// How plots shade fault periods, stored in `test.json` as `perf`: a list of
+    /// `{"name", "start": [f...], "stop": [f...], "color"}`, one per fault package (null: none).
+    pub perf: serde_json::Value,
 }
 
 /// How the runner behaves, independent of the system under test.

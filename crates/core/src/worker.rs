@@ -60,12 +60,13 @@ pub(crate) async fn client_worker(
 ) {
     let node = test.node_for_thread(thread).to_string();
     let me = Thread::Client(thread);
-    let mut client = open(&*template, &test, &node, thread).await;
+    let mut failing = false;
+    let mut client = open(&*template, &test, &node, thread, &mut failing).await;
     while let Some(action) = rx.recv().await {
         match action {
             Action::Invoke(op) => {
                 if client.is_none() {
-                    client = open(&*template, &test, &node, thread).await;
+                    client = open(&*template, &test, &node, thread, &mut failing).await;
                 }
                 let done = match client.as_mut() {
                     // Not connected: the op was never sent, so it definitely did not happen.
@@ -94,7 +95,7 @@ pub(crate) async fn client_worker(
                     if let Some(mut c) = client.take() {
                         let _ = tokio::time::timeout(op_timeout, c.close(&test)).await;
                     }
-                    client = open(&*template, &test, &node, thread).await;
+                    client = open(&*template, &test, &node, thread, &mut failing).await;
                 }
             }
             other => {
@@ -109,16 +110,29 @@ pub(crate) async fn client_worker(
     }
 }
 
+/// Opens a client. A node that is down makes every op of its threads try again, so only the
+/// first failure of a streak is a warning (per thread), and the recovery is logged.
 async fn open(
     template: &dyn Client,
     test: &TestInfo,
     node: &str,
     thread: u32,
+    failing: &mut bool,
 ) -> Option<Box<dyn Client>> {
     match template.open(test, node).await {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            if std::mem::take(failing) {
+                tracing::info!(thread, node, "client opened again");
+            }
+            Some(c)
+        }
         Err(e) => {
-            tracing::warn!(thread, node, error = %e, "client failed to open");
+            if *failing {
+                tracing::debug!(thread, node, error = %e, "client failed to open");
+            } else {
+                tracing::warn!(thread, node, error = %e, "client failed to open (ops fail with :no-client until it opens)");
+                *failing = true;
+            }
             None
         }
     }

@@ -103,6 +103,7 @@ pub fn mem_test(
         seed,
         opts,
         spec,
+        perf: serde_json::Value::Null,
     })
 }
 
@@ -112,6 +113,30 @@ pub fn generator(
     rate_hz: f64,
     time_limit: Duration,
     concurrency: u32,
+) -> Result<Gen, String> {
+    generator_with_nemesis(workload, rate_hz, time_limit, concurrency, None)
+}
+
+/// Faults beside a workload (Jepsen's combined nemesis, already on the nemesis thread): its
+/// generator runs with the clients for the time limit; then `final_generator` heals, the
+/// system gets `recovery` to settle, and the workload's final phase runs.
+pub struct NemesisPhase {
+    /// Fault ops, for ever (the time limit bounds them).
+    pub generator: Gen,
+    /// Healing ops, run once the main phase is over.
+    pub final_generator: Option<Gen>,
+    /// How long to wait after healing before the final phase (Jepsen's suites use 10 s).
+    pub recovery: Duration,
+}
+
+/// [`generator`] with faults: `(clients main + nemesis) for the time limit`, then heal,
+/// recover, and the final phase.
+pub fn generator_with_nemesis(
+    workload: &str,
+    rate_hz: f64,
+    time_limit: Duration,
+    concurrency: u32,
+    nemesis: Option<NemesisPhase>,
 ) -> Result<Gen, String> {
     let counter = Arc::new(AtomicI64::new(0));
     let next = move || counter.fetch_add(1, Ordering::Relaxed);
@@ -185,8 +210,23 @@ pub fn generator(
     } else {
         main
     };
-    let main = gen::time_limit(time_limit.as_nanos() as i64, gen::clients(main));
-    let mut phases = vec![main];
+    let limit_ns = time_limit.as_nanos() as i64;
+    let mut phases = Vec::new();
+    match nemesis {
+        None => phases.push(gen::time_limit(limit_ns, gen::clients(main))),
+        Some(n) => {
+            phases.push(gen::time_limit(
+                limit_ns,
+                gen::any(vec![gen::clients(main), n.generator]),
+            ));
+            if let Some(heal) = n.final_generator {
+                phases.push(gen::nemesis(heal));
+            }
+            if last.is_some() && !n.recovery.is_zero() {
+                phases.push(gen::sleep(n.recovery.as_nanos() as i64));
+            }
+        }
+    }
     if let Some(op) = last {
         phases.push(gen::clients(gen::once(op)));
     }

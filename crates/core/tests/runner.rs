@@ -114,6 +114,7 @@ fn test_with(
             ..RunOptions::default()
         },
         spec: serde_json::json!({}),
+        perf: serde_json::Value::Null,
     }
 }
 

@@ -1,0 +1,222 @@
+//! `rift test --db kv`: real runs on a local cluster the test brings up and down by itself,
+//! with real faults. Root only (each test prints why it is skipped otherwise); one at a time.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn has_nft() -> bool {
+    Command::new("nft").arg("--version").output().is_ok()
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs `rift test --db kv ARGS` on a cluster of its own (temp root, own prefix).
+fn kv_test(dir: &Path, tag: &str, args: &[&str]) -> Output {
+    let prefix = format!("rkc{}{tag}-", std::process::id() % 100_000);
+    let root = dir.join("cluster");
+    let out = Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args(["test", "--db", "kv", "--nodes", "n1,n2,n3", "--store"])
+        .arg(dir.join("store"))
+        .arg("--cluster-root")
+        .arg(&root)
+        .args(["--cluster-prefix", &prefix])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rift");
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let left = String::from_utf8_lossy(&netns.stdout).contains(&prefix);
+    if left {
+        let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
+            .args(["cluster", "down", "--prefix", &prefix, "--root"])
+            .arg(&root)
+            .output();
+    }
+    assert!(
+        !left,
+        "namespaces {prefix}* left behind\n{}",
+        describe(&out)
+    );
+    out
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn skip(test: &str) -> bool {
+    if !is_root() {
+        println!("skipped: {test} needs root (network namespaces, nft)");
+        return true;
+    }
+    if !has_nft() {
+        println!("skipped: {test} needs nft (apt-get install nftables)");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn register_under_partitions_and_kills_is_linearizable() {
+    if skip("register_under_partitions_and_kills_is_linearizable") {
+        return;
+    }
+    let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let o = kv_test(
+        dir.path(),
+        "r",
+        &[
+            "--workload",
+            "register",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "1",
+            "--time-limit",
+            "8",
+            "--recovery-time",
+            "1",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
+    let results = read_json(&run.join("results.json"));
+    assert_eq!(results["valid?"], true);
+    let test = read_json(&run.join("test.json"));
+    assert_eq!(test["spec"]["db"], "kv");
+    let perf: Vec<&str> = test["perf"]
+        .as_array()
+        .expect("perf")
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(perf, ["partition", "kill"]);
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for f in ["start-partition", "stop-partition", "kill", "start"] {
+        assert!(
+            history.contains(&format!("\"f\":\"{f}\"")),
+            "no nemesis op {f} in the history"
+        );
+    }
+    // The primary's log was copied into the store.
+    assert!(run.join("n1").is_dir(), "node logs snarfed");
+}
+
+#[test]
+fn local_reads_go_stale_under_partitions() {
+    if skip("local_reads_go_stale_under_partitions") {
+        return;
+    }
+    let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut outcomes = Vec::new();
+    // Bounded: stale reads need a partition to land between a write and a read of one key.
+    for seed in ["1", "2", "3", "4"] {
+        let o = kv_test(
+            dir.path(),
+            "s",
+            &[
+                "--workload",
+                "register",
+                "--kv-reads",
+                "local",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "1",
+                "--time-limit",
+                "8",
+                "--recovery-time",
+                "0",
+                "--seed",
+                seed,
+            ],
+        );
+        let code = o.status.code();
+        assert!(matches!(code, Some(0 | 1)), "{}", describe(&o));
+        outcomes.push(code);
+        if code == Some(1) {
+            let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
+            let results = read_json(&run.join("results.json"));
+            assert_eq!(results["workload"]["valid?"], false);
+            return;
+        }
+    }
+    panic!("local reads never went stale in 4 runs: {outcomes:?}");
+}
+
+#[test]
+fn set_survives_kills_and_pauses() {
+    if skip("set_survives_kills_and_pauses") {
+        return;
+    }
+    let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let o = kv_test(
+        dir.path(),
+        "k",
+        &[
+            "--workload",
+            "set",
+            "--nemesis",
+            "kill,pause",
+            "--nemesis-interval",
+            "1",
+            "--time-limit",
+            "6",
+            "--recovery-time",
+            "1",
+            "--op-timeout",
+            "3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
+    let results = read_json(&run.join("results.json"));
+    assert_eq!(results["workload"]["valid?"], true, "{results}");
+}
+
+#[test]
+fn bad_arguments_cost_no_cluster() {
+    let bin = env!("CARGO_BIN_EXE_rift");
+    let o = Command::new(bin)
+        .args(["test", "--db", "mem", "--nemesis", "partition"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--db kv"));
+    let o = Command::new(bin)
+        .args(["test", "--db", "kv", "--workload", "bank"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("register, set"));
+    let o = Command::new(bin)
+        .args(["test", "--db", "kv", "--nemesis", "partition,flood"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("flood"));
+}
