@@ -6,6 +6,7 @@ use crate::store::{files, RunDir};
 use crate::traits::{Client, Db};
 use rift_checker::{CheckContext, CheckResult, Validity};
 use rift_history::json::JsonlWriter;
+use rift_report::ReportOptions;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -236,7 +237,31 @@ pub fn check_run(
     }
     let history = rift_history::History::new(ops).map_err(|e| e.in_file(&path))?;
     let ctx = CheckContext::in_dir(dir.path().to_path_buf());
-    let mut result = checker.check(&ctx, &history);
+    // The report (plots, timeline, perf summary) streams the history from disk beside the
+    // checker; its failure never changes the verdict.
+    let (mut result, report) = std::thread::scope(|s| {
+        let report = s.spawn(|| rift_report::render_run(dir.path(), &ReportOptions::default()));
+        let result = checker.check(&ctx, &history);
+        (result, report.join())
+    });
+    match report {
+        Ok(Ok(r)) => {
+            result.details.insert("perf".into(), r.summary);
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("report: {e}");
+            result
+                .details
+                .insert("report-error".into(), serde_json::json!(e.to_string()));
+        }
+        Err(_) => {
+            tracing::warn!("report: rendering panicked");
+            result.details.insert(
+                "report-error".into(),
+                serde_json::json!("rendering panicked"),
+            );
+        }
+    }
     if let Some(i) = interrupted {
         if result.valid == Validity::True {
             result.valid = Validity::Unknown;
