@@ -26,6 +26,8 @@ pub enum Command {
     /// The local cluster: nodes as network namespaces on this machine (needs root).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Browse the store in a web browser: every run, its verdict, plots, timeline and files.
+    Serve(ServeArgs),
     /// Run a rift-kv server (what `--db kv` starts on each node).
     #[command(hide = true)]
     KvServer {
@@ -150,6 +152,19 @@ pub struct TestArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The address to listen on (127.0.0.1: this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The store directory.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+#[derive(Args, Debug)]
 pub struct AnalyzeArgs {
     /// A run directory, or a test directory (its latest run). Default: the store's latest.
     #[arg(long, short = 't')]
@@ -163,7 +178,7 @@ pub struct AnalyzeArgs {
 pub struct CheckArgs {
     /// Checker: stats, exceptions, set, set-full, counter, unique-ids, total-queue, bank,
     /// elle-append (list-append transactions), elle-wr (rw-register transactions),
-    /// linearizable (with --model).
+    /// linearizable (with --model), kafka (Kafka/queue logs: send, poll, txn).
     #[arg(long)]
     pub checker: String,
     /// Linearizable: the model (register, cas-register, multi-register, mutex, set, fifo-queue,
@@ -205,6 +220,15 @@ pub struct CheckArgs {
     /// set-full: treat stale reads as errors (the set claims linearizability).
     #[arg(long)]
     pub linearizable: bool,
+    /// Kafka: error types to allow besides the defaults (comma-separated), e.g. unseen.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_queue_errors: Vec<String>,
+    /// Kafka: no write-write edges from the log's version order (G1c becomes an error).
+    #[arg(long)]
+    pub no_ww_deps: bool,
+    /// Kafka: list every error, not a sample of each type.
+    #[arg(long)]
+    pub keep_all_errors: bool,
     /// Directory where checkers may write files (plots, per-key results).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -6,7 +6,7 @@ use rift_checker::{Checker, CheckerOptions};
 /// Every checker name `rift check` accepts.
 pub fn names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = rift_checker::names().to_vec();
-    v.extend(["elle-append", "elle-wr", "linearizable"]);
+    v.extend(["elle-append", "elle-wr", "linearizable", "kafka"]);
     v
 }
 
@@ -16,6 +16,7 @@ pub fn build(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
         "elle-append" | "list-append" => elle(a, rift_elle::Workload::ListAppend),
         "elle-wr" | "rw-register" => elle(a, rift_elle::Workload::RwRegister),
         "linearizable" | "linear" => linearizable(a),
+        "kafka" | "queue" => Ok(kafka(a)),
         name => {
             let opts = CheckerOptions {
                 bank_total: a.total,
@@ -31,6 +32,23 @@ pub fn build(a: &CheckArgs) -> Result<Box<dyn Checker>, BadArgs> {
             })
         }
     }
+}
+
+/// Jepsen's `jepsen.tests.kafka` checker; `--ignore-queue-errors` adds allowed error types,
+/// `--no-ww-deps` turns off write-write edges (then G1c cycles are errors).
+fn kafka(a: &CheckArgs) -> Box<dyn Checker> {
+    let opts = rift_kafka::KafkaOptions {
+        ignore: a
+            .ignore_queue_errors
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        ww_deps: !a.no_ww_deps,
+        keep_all: a.keep_all_errors,
+        ..rift_kafka::KafkaOptions::default()
+    };
+    Box::new(rift_kafka::KafkaChecker(opts))
 }
 
 fn elle(a: &CheckArgs, workload: rift_elle::Workload) -> Result<Box<dyn Checker>, BadArgs> {

@@ -9,7 +9,7 @@ mod cluster_test;
 mod verdict;
 
 use anyhow::{anyhow, Context, Result};
-use args::{AnalyzeArgs, CheckArgs, Cli, ClusterCommand, Command, TestArgs};
+use args::{AnalyzeArgs, CheckArgs, Cli, ClusterCommand, Command, ServeArgs, TestArgs};
 use clap::Parser;
 use rift_checker::{CheckResult, Validity};
 use rift_core::{store, workload, RunOptions};
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => cmd_analyze(a),
         Command::Check(a) => cmd_check(a),
         Command::Cluster(c) => cmd_cluster(c),
+        Command::Serve(a) => cmd_serve(a),
         Command::KvServer { args } => return ExitCode::from(rift_kv::main_with_args(&args) as u8),
     };
     match res {
@@ -239,6 +240,20 @@ fn cmd_check(a: CheckArgs) -> Result<u8> {
     }
     println!("{}", result.to_json_pretty());
     Ok(print_verdict(result.valid))
+}
+
+fn cmd_serve(a: ServeArgs) -> Result<u8> {
+    rift_web::check_store(&a.store).map_err(args::bad)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(rift_web::serve(rift_web::ServeOptions {
+        host: a.host,
+        port: a.port,
+        store: a.store,
+    }))?;
+    Ok(0)
 }
 
 fn cmd_cluster(c: ClusterCommand) -> Result<u8> {

@@ -525,3 +525,91 @@ fn cluster_up_status_down() {
     let o = run(&["status"]);
     assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
 }
+
+#[test]
+fn check_kafka_finds_lost_writes_and_honours_ignored_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kafka.edn");
+    // 10 and 11 sent to key 1 at offsets 0 and 1; a poll returns only 11: 10 is lost.
+    std::fs::write(
+        &file,
+        "{:process 0, :type :invoke, :f :send, :value [[:send 1 10]], :time 0}\n\
+         {:process 0, :type :ok, :f :send, :value [[:send 1 [0 10]]], :time 1}\n\
+         {:process 0, :type :invoke, :f :send, :value [[:send 1 11]], :time 2}\n\
+         {:process 0, :type :ok, :f :send, :value [[:send 1 [1 11]]], :time 3}\n\
+         {:process 1, :type :invoke, :f :poll, :value [[:poll]], :time 4}\n\
+         {:process 1, :type :ok, :f :poll, :value [[:poll {1 [[1 11]]}]], :time 5}\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let o = rift(dir.path(), &["check", "--checker", "kafka", path]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let out = stdout(&o);
+    assert!(out.contains("\"lost-write\""), "{out}");
+    assert!(out.contains(INVALID), "{out}");
+    // Allowing both error types makes the same history pass.
+    let o = rift(
+        dir.path(),
+        &[
+            "check",
+            "--checker",
+            "kafka",
+            "--ignore-queue-errors",
+            "lost-write,unseen",
+            path,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    // Once 10 is polled at offset 0 as well, nothing is lost.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text = text.replace("{1 [[1 11]]}", "{1 [[0 10] [1 11]]}");
+    std::fs::write(&file, text).unwrap();
+    let o = rift(dir.path(), &["check", "--checker", "kafka", path]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(stdout(&o).contains(VALID));
+}
+
+#[test]
+fn serve_refuses_a_missing_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let o = Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args(["serve", "--port", "0", "--store"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+}
+
+#[test]
+fn runs_write_plots_timeline_and_perf_summary() {
+    let (o, store) = run_workload("set", None);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let run = latest(store.path());
+    for f in [
+        "latency-raw.png",
+        "latency-raw.svg",
+        "latency-quantiles.png",
+        "rate.png",
+        "rate.svg",
+        "timeline.html",
+    ] {
+        let meta = std::fs::metadata(run.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(meta.len() > 100, "{f} is nearly empty");
+    }
+    let png = std::fs::read(run.join("rate.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let r = results(store.path());
+    assert!(
+        r["perf"]["by-f"]["add"]["ok"].as_u64().unwrap() > 0,
+        "{}",
+        r["perf"]
+    );
+    assert!(r["perf"]["by-f"]["add"]["latency-ms"]["p99"].is_number());
+    // rift analyze renders the same files again.
+    std::fs::remove_file(run.join("rate.png")).unwrap();
+    let o = rift(store.path(), &["analyze"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(run.join("rate.png").is_file());
+}
