@@ -79,6 +79,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 mod config;
 mod daemon;
 mod error;

@@ -16,17 +16,32 @@
 //! `majority`, `all`, `primaries`, a node list, or `nil` for a random non-empty subset).
 //! [`LocalNemesis`] implements [`rift_core::Nemesis`] for Jepsen's combined op names:
 //! `start-partition`/`stop-partition`, `kill`/`start`, `pause`/`resume`,
-//! `start-packet`/`stop-packet`, `bitflip`, `truncate`. Every completion is `info` with a value
+//! `start-packet`/`stop-packet`, `bitflip`, `truncate`, and the clock ops `reset-clock`,
+//! `bump-clock`, `strobe-clock`, `check-clock-offsets`. Every completion is `info` with a value
 //! saying what was done (`[:isolated {"n1" #{"n2"}}]`, `{"n2" :killed}`...). `kill` and
 //! `pause` use the node's cgroup (so they reach daemons too); `start` calls
 //! [`rift_core::Db::start`]. `teardown` heals partitions and packet loss and resumes paused
-//! nodes.
+//! nodes, and resets clocks.
+//!
+//! **Clocks** ([`LocalClock`], Jepsen's `jepsen.nemesis.time`): namespaces share the host
+//! clock, which we never touch; instead each node's daemons run under libfaketime (the db
+//! puts [`rift_control::clock::faketime_env`] into its `DaemonSpec`) and a clock fault
+//! rewrites the node's offset file. `bump-clock` (`{node delta-ms}`) adds to a node's offset,
+//! `strobe-clock` (`{node {:delta ms, :period ms, :duration ms}}`) flips it between its base
+//! and base + delta every period for the duration (a tokio task; a reset, a new strobe on the
+//! node or healing cancels it), `reset-clock` (a node list, or `nil` for all) sets 0. Every
+//! clock completion carries the offsets *measured* afterwards on every node (`date` run under
+//! libfaketime inside the node, minus the real time) in the extra field `clock-offsets`
+//! (`{"n1" 0.0, "n2" 60.0}`, seconds), which the report's clock plot reads. Static binaries
+//! (Go: etcd, nats-server) ignore libfaketime; on real machines use the `rift-clock` helper
+//! of [`rift_control::clock`] instead.
 //!
 //! **Packages** ([`Package`], Jepsen's `jepsen.nemesis.combined`): [`packages`] builds, for
-//! each fault kind of `--nemesis partition,kill,pause,packet,file` ([`parse_faults`]), a
+//! each fault kind of `--nemesis partition,kill,pause,packet,file,clock` ([`parse_faults`]), a
 //! generator on the nemesis thread that starts a fault (target drawn with the run's RNG),
 //! stops it `interval_ns` later, starts another `interval_ns` after that, and so on; a final
-//! generator that heals (`stop-partition`, `start :all`, `resume :all`, `stop-packet`); and
+//! generator that heals (`stop-partition`, `start :all`, `resume :all`, `stop-packet`,
+//! `reset-clock`); and
 //! the [`PerfSpec`] plots shade. [`compose`] runs several together. [`rotating`] cuts time
 //! into windows and runs a random subset of the packages in each, healing those that leave.
 //! **Roles** ([`Roles`]) name groups of nodes: node spec `role:storage`, partition
@@ -54,7 +69,15 @@
 //! let opts = rift_nemesis::PackageOptions::new(faults, nodes.clone());
 //! let both = rift_nemesis::compose(rift_nemesis::packages(&opts).unwrap());
 //! assert_eq!(both.name, "partition+kill");
-//! assert!(rift_nemesis::parse_faults("clock").is_err());
+//! assert!(rift_nemesis::parse_faults("clocks").is_err());
+//!
+//! // Clock skew: reset, bump and strobe under Jepsen's names, healed by `reset-clock`.
+//! let clock = rift_nemesis::packages(&rift_nemesis::PackageOptions::new(
+//!     rift_nemesis::parse_faults("clock").unwrap(),
+//!     nodes,
+//! ))
+//! .unwrap();
+//! assert_eq!(clock[0].perf[0].start, ["bump-clock", "strobe-clock"]);
 //! ```
 //!
 //! # Edge cases
@@ -72,6 +95,12 @@
 //! - `start` and `resume` with a `nil` value act on every node; `kill` and `pause` with
 //!   `nil` pick a random non-empty subset.
 //! - File faults have no stop and no final generator: corruption cannot be undone.
+//! - The clock package starts with `check-clock-offsets`, then every interval a reset, bump
+//!   (±2^2..2^18 ms) or strobe (period 8..1024 ms, up to 32 s) on a random subset of nodes,
+//!   alternating with `check-clock-offsets`. A strobe op completes at once; its flips go on
+//!   in the background. Strobe durations are milliseconds (Jepsen's are seconds).
+//! - Clock ops need libfaketime ([`NemesisError::Control`] naming `apt-get install
+//!   libfaketime` otherwise); healing never does when no clock was skewed.
 //! - A rotating window drawn with no packages runs no faults (after healing the leavers);
 //!   a package healed as it leaves may already have stopped its fault (a harmless second
 //!   stop).
@@ -80,6 +109,7 @@
 
 #![warn(missing_docs)]
 
+mod clock;
 mod corrupt;
 mod error;
 mod grudge;
@@ -89,6 +119,9 @@ mod nodespec;
 mod package;
 mod schedule;
 
+pub use clock::{
+    offsets_value, parse_bumps, parse_strobes, LocalClock, Strobe, CLOCK_FS, MIN_STROBE_PERIOD_MS,
+};
 pub use corrupt::{bitflip, truncate, MAX_FLIPS};
 pub use error::NemesisError;
 pub use grudge::{majority, minority_third, Grudge};
@@ -97,6 +130,6 @@ pub use net::{check_nft, render, Firewall, NodeRules, TABLE};
 pub use nodespec::{role_nodes, NodeSpec, Roles};
 pub use package::{
     compose, default_targets, packages, parse_faults, Package, PackageOptions, PerfSpec,
-    DEFAULT_INTERVAL_NS, FAULTS,
+    CLOCK_MAX_DELTA_MS, CLOCK_MAX_STROBE_MS, CLOCK_STROBE_PERIODS_MS, DEFAULT_INTERVAL_NS, FAULTS,
 };
 pub use schedule::{rotating, rotating_package, ROTATING_MAX_SKIPS};

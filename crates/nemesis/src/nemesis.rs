@@ -10,6 +10,7 @@ use rift_control::LocalCluster;
 use rift_core::{Db, Nemesis, PlugResult, TestInfo};
 use rift_history::{Op, OpType, Value};
 
+use crate::clock::{offsets_value, LocalClock, CLOCK_FS};
 use crate::corrupt;
 use crate::error::NemesisError;
 use crate::grudge::Grudge;
@@ -17,7 +18,7 @@ use crate::net::{check_nft, Firewall};
 use crate::nodespec::{NodeSpec, Roles};
 
 /// The `f`s [`LocalNemesis`] handles.
-pub const FS: [&str; 10] = [
+pub const FS: [&str; 14] = [
     "start-partition",
     "stop-partition",
     "kill",
@@ -28,6 +29,10 @@ pub const FS: [&str; 10] = [
     "stop-packet",
     "bitflip",
     "truncate",
+    "reset-clock",
+    "bump-clock",
+    "strobe-clock",
+    "check-clock-offsets",
 ];
 
 /// A nemesis for the local cluster: partitions and packet loss with nft, kill and pause
@@ -40,6 +45,7 @@ pub struct LocalNemesis {
     rng: ChaCha8Rng,
     paused: BTreeSet<String>,
     roles: Roles,
+    clock: LocalClock,
 }
 
 impl LocalNemesis {
@@ -47,6 +53,7 @@ impl LocalNemesis {
     pub fn new(cluster: Arc<LocalCluster>, seed: u64) -> LocalNemesis {
         LocalNemesis {
             firewall: Firewall::new(cluster.clone()),
+            clock: LocalClock::new(cluster.clone()),
             cluster,
             db: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -72,6 +79,11 @@ impl LocalNemesis {
         &self.firewall
     }
 
+    /// The clocks (to inspect offsets and running strobes).
+    pub fn clock(&self) -> &LocalClock {
+        &self.clock
+    }
+
     /// Applies fault `f` with `value`; returns the completion value (what was done).
     pub async fn apply(
         &mut self,
@@ -92,15 +104,20 @@ impl LocalNemesis {
                 Ok(Value::kw("packet-healed"))
             }
             "bitflip" | "truncate" => self.corrupt(f, value),
+            f if CLOCK_FS.contains(&f) => self.clock.apply(f, value).await,
             other => Err(NemesisError::UnknownOp(other.to_string())),
         }
     }
 
-    /// Heals everything: deletes our nft table in every namespace and resumes every node this
-    /// nemesis paused. Tries both; reports every failure.
+    /// Heals everything: deletes our nft table in every namespace, resumes every node this
+    /// nemesis paused, cancels clock strobes and sets skewed clocks back to 0. Tries all;
+    /// reports every failure.
     pub async fn heal(&mut self) -> Result<(), NemesisError> {
         let mut failures = Vec::new();
         if let Err(e) = self.firewall.heal_all().await {
+            failures.push(e.to_string());
+        }
+        if let Err(e) = self.clock.heal().await {
             failures.push(e.to_string());
         }
         let paused: Vec<String> = std::mem::take(&mut self.paused).into_iter().collect();
@@ -191,6 +208,14 @@ impl LocalNemesis {
                 "resume" => {
                     self.paused.remove(&node);
                     self.blocking(node.clone(), LocalCluster::resume_node).await
+                }
+                // A paused node's cgroup is frozen, and so would be the commands that start
+                // its daemon: starting a node resumes it first.
+                _ if self.paused.remove(&node) => {
+                    match self.blocking(node.clone(), LocalCluster::resume_node).await {
+                        Ok(()) => self.start_node(test, &node).await,
+                        Err(e) => Err(e),
+                    }
                 }
                 _ => self.start_node(test, &node).await,
             };
@@ -373,7 +398,11 @@ impl Nemesis for LocalNemesis {
     async fn invoke(&mut self, test: &TestInfo, op: &Op) -> PlugResult<Op> {
         let f = op.f_name().to_string();
         let value = self.apply(test, &f, &op.value).await?;
-        Ok(op.complete(OpType::Info, value))
+        let mut done = op.complete(OpType::Info, value);
+        if let Some(offsets) = self.clock.take_measured() {
+            done.set_extra("clock-offsets", offsets_value(&offsets));
+        }
+        Ok(done)
     }
 
     async fn teardown(&mut self, _test: &TestInfo) -> PlugResult<()> {

@@ -15,7 +15,18 @@ use crate::grudge::Grudge;
 use crate::nodespec::{role_nodes, NodeSpec, Roles};
 
 /// The fault kinds [`packages`] knows, in the order it builds them.
-pub const FAULTS: [&str; 5] = ["partition", "kill", "pause", "packet", "file"];
+pub const FAULTS: [&str; 6] = ["partition", "kill", "pause", "packet", "file", "clock"];
+
+/// The largest `bump-clock` and `strobe-clock` delta the clock package draws: 2^18 ms
+/// (262 s), as Jepsen's.
+pub const CLOCK_MAX_DELTA_MS: i64 = 1 << 18;
+
+/// Strobe periods the clock package draws from, ms: powers of two from 8 ms to 1 s (each flip
+/// rewrites a file that every clock read under libfaketime re-reads).
+pub const CLOCK_STROBE_PERIODS_MS: [i64; 8] = [8, 16, 32, 64, 128, 256, 512, 1024];
+
+/// The longest strobe the clock package draws, ms (Jepsen's 32 s).
+pub const CLOCK_MAX_STROBE_MS: i64 = 32_000;
 
 /// Jepsen's default `--nemesis-interval`: 10 s between fault ops.
 pub const DEFAULT_INTERVAL_NS: i64 = 10_000_000_000;
@@ -103,12 +114,14 @@ impl PackageOptions {
 
 /// Jepsen's default targets: partitions `one`, `majority`, `majorities-ring`,
 /// `minority-third`; process faults and packet loss `nil` (a random subset), `one`,
-/// `majority`, `all` (`primaries` only when asked for: it needs a db that knows them). File
-/// faults default to every node (empty here).
+/// `majority`, `all` (`primaries` only when asked for: it needs a db that knows them); clock
+/// faults `nil`, a random non-empty subset, as Jepsen's. File faults default to every node
+/// (empty here).
 pub fn default_targets(fault: &str) -> Vec<String> {
     let v: &[&str] = match fault {
         "partition" => &["one", "majority", "majorities-ring", "minority-third"],
         "kill" | "pause" | "packet" => &["nil", "one", "majority", "all"],
+        "clock" => &["nil"],
         _ => &[],
     };
     v.iter().map(|s| s.to_string()).collect()
@@ -146,6 +159,7 @@ pub fn packages(opts: &PackageOptions) -> Result<Vec<Package>, NemesisError> {
             "kill" => process_package(opts, "kill", "kill", "start", "#E9A4A0")?,
             "pause" => process_package(opts, "pause", "pause", "resume", "#A0B1E9")?,
             "packet" => packet_package(opts)?,
+            "clock" => clock_package(opts)?,
             _ => file_package(opts)?,
         });
     }
@@ -409,5 +423,94 @@ fn file_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
         generator: nemesis(delay(opts.interval_ns, gen)),
         final_generator: None,
         perf: perf("file", &["bitflip", "truncate"], &[], "#99F2E2"),
+    })
+}
+
+/// Draws the nodes of a clock op: a target spec from `specs`, resolved on `nodes`.
+fn clock_nodes(specs: &[NodeSpec], nodes: &[String], rng: &mut impl Rng) -> Option<Vec<String>> {
+    let spec = specs.choose(rng)?;
+    spec.resolve(nodes, &[], rng).ok().filter(|n| !n.is_empty())
+}
+
+/// `2^k` ms for a real `k` in [2, 18), as Jepsen's exponential spread (4 ms to 262 s).
+fn clock_delta_ms(rng: &mut impl Rng) -> i64 {
+    let top = (CLOCK_MAX_DELTA_MS as f64).log2();
+    (2f64.powf(2.0 + rng.random::<f64>() * (top - 2.0))) as i64
+}
+
+/// One clock fault op: `reset-clock` (node list), `bump-clock` (`{node ±delta-ms}`) or
+/// `strobe-clock` (`{node {:delta :period :duration}}`, ms), each a third of the time.
+fn clock_fault(specs: &[NodeSpec], nodes: &[String], rng: &mut impl Rng) -> Option<GenOp> {
+    let targets = clock_nodes(specs, nodes, rng)?;
+    let op = match rng.random_range(0..3u8) {
+        0 => GenOp::invoke(
+            "reset-clock",
+            Value::Vector(targets.iter().map(|n| Value::str(n)).collect()),
+        ),
+        1 => {
+            let entries = targets.iter().map(|n| {
+                let sign = if rng.random_bool(0.5) { 1 } else { -1 };
+                (Value::str(n), Value::Int(sign * clock_delta_ms(rng)))
+            });
+            GenOp::invoke("bump-clock", Value::Map(entries.collect()))
+        }
+        _ => {
+            let entries = targets.iter().map(|n| {
+                let spec = vec![
+                    (Value::kw("delta"), Value::Int(clock_delta_ms(rng))),
+                    (
+                        Value::kw("period"),
+                        Value::Int(*CLOCK_STROBE_PERIODS_MS.choose(rng).unwrap_or(&64)),
+                    ),
+                    (
+                        Value::kw("duration"),
+                        Value::Int(rng.random_range(0..=CLOCK_MAX_STROBE_MS)),
+                    ),
+                ];
+                (Value::str(n), Value::Map(spec))
+            });
+            GenOp::invoke("strobe-clock", Value::Map(entries.collect()))
+        }
+    };
+    Some(op)
+}
+
+/// Jepsen's clock package: a `check-clock-offsets` first, then every interval a reset, bump
+/// or strobe alternating with `check-clock-offsets`; the final generator resets every clock.
+fn clock_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
+    let targets = nonempty("clock", opts.targets_of("clock"))?;
+    check_specs("clock", &targets, &opts.roles)?;
+    if targets.iter().any(|t| t == "primaries") {
+        return Err(bad("clock", "primaries cannot be clock targets"));
+    }
+    if opts.nodes.is_empty() {
+        return Err(bad("clock", "no nodes"));
+    }
+    let specs: Vec<NodeSpec> = targets
+        .iter()
+        .map(|t| match t.as_str() {
+            "nil" => Ok(NodeSpec::Random),
+            name => NodeSpec::by_name(name)
+                .ok_or_else(|| bad("clock", format!("unknown node spec {name:?}")))?
+                .resolve_roles(&opts.roles),
+        })
+        .collect::<Result<_, _>>()?;
+    let nodes = opts.nodes.clone();
+    let fault = from_fn(move |ctx: &Context| clock_fault(&specs, &nodes, &mut *ctx.rng()));
+    let check = GenOp::invoke("check-clock-offsets", Value::Nil);
+    let gen = concat(vec![
+        once(check.clone()),
+        flip_flop(fault, repeat(once(check))),
+    ]);
+    Ok(Package {
+        name: "clock".to_string(),
+        generator: nemesis(delay(opts.interval_ns, gen)),
+        final_generator: Some(nemesis(once(GenOp::invoke("reset-clock", Value::Nil)))),
+        perf: perf(
+            "clock",
+            &["bump-clock", "strobe-clock"],
+            &["reset-clock"],
+            "#A0E9E3",
+        ),
     })
 }

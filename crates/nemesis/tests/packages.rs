@@ -68,10 +68,10 @@ fn parse_faults_names_and_errors() {
     );
     assert!(parse_faults("none").unwrap().is_empty());
     assert!(parse_faults("").unwrap().is_empty());
-    let e = parse_faults("partition,clock").unwrap_err();
+    let e = parse_faults("partition,clocks").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown fault \"clock\" (known faults: partition, kill, pause, packet, file; or none)"
+        "unknown fault \"clocks\" (known faults: partition, kill, pause, packet, file, clock; or none)"
     );
     assert!(packages(&opts("none")).unwrap().is_empty());
 }
