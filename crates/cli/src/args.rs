@@ -124,7 +124,8 @@ pub struct TestArgs {
     /// The store directory.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
-    /// Faults, comma-separated: partition, kill, pause, packet, file (`none`: no faults).
+    /// Faults, comma-separated: partition, kill, pause, packet, file, clock (`none`: no
+    /// faults). `clock` needs libfaketime (`apt-get install libfaketime`).
     /// Needs a real cluster (`--db kv`).
     #[arg(long, default_value = "none")]
     pub nemesis: String,

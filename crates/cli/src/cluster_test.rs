@@ -123,12 +123,20 @@ pub fn kv_test(
     let reads = ReadMode::parse(&a.kv_reads).map_err(bad)?;
     let exe = std::env::current_exe()?;
     let server = vec![exe.display().to_string(), "kv-server".to_string()];
-    let db = Arc::new(
-        KvDb::on_local_cluster(tc.cluster.clone(), server, reads)
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
-    let client = KvClient::new(db.client_addresses(), kind);
     let faults = rift_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
+    let mut db = KvDb::on_local_cluster(tc.cluster.clone(), server, reads)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if faults.contains("clock") {
+        // The servers run under libfaketime, so that the clock nemesis skews their clocks
+        // (and only theirs: the host clock is never touched).
+        rift_control::clock::require_faketime().map_err(bad)?;
+        for node in tc.cluster.nodes() {
+            let env = rift_control::clock::faketime_env(&tc.cluster, &node)?;
+            db = db.with_env(&node, env);
+        }
+    }
+    let db = Arc::new(db);
+    let client = KvClient::new(db.client_addresses(), kind);
     let mut popts = PackageOptions::new(faults.clone(), tc.cluster.nodes());
     popts.interval_ns = (a.nemesis_interval * 1e9) as i64;
     popts.files = vec![format!("data/{}", rift_kv::LOG_FILE)];

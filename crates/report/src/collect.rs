@@ -239,8 +239,15 @@ impl<'a> Collector<'a> {
         let Some(t) = op.time else { return };
         let time_s = t as f64 / 1e9;
         if op.ty != OpType::Invoke && CLOCK_FS.contains(&f.as_str()) {
-            let offsets = op.value.get("clock-offsets").unwrap_or(&op.value);
-            for (k, v) in offsets.as_map().unwrap_or(&[]) {
+            // Offsets ride on the op (Jepsen's `:clock-offsets` key, an extra field here), or
+            // inside the value; a bare map value is offsets only for the check ops (a
+            // bump's value is its deltas in ms, not offsets).
+            let offsets = op
+                .get_extra("clock-offsets")
+                .or_else(|| op.value.get("clock-offsets"))
+                .or(f.starts_with("check-").then_some(&op.value));
+            let entries = offsets.and_then(|o| o.as_map()).unwrap_or(&[]);
+            for (k, v) in entries {
                 if let Some(offset_s) = v.as_f64() {
                     let node = k.as_name().map(str::to_string).unwrap_or(k.to_string());
                     self.data.clock.push(ClockSample {

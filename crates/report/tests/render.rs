@@ -136,7 +136,7 @@ fn nemesis_history() -> Vec<Op> {
         Value::kw("clock-offsets"),
         offsets(&[("n1", 0.0), ("n2", 0.0)]),
     )]);
-    ops(&[
+    let mut history = ops(&[
         (0, "invoke", 0, "read", Value::Nil),
         (10, "ok", 0, "read", Value::Int(1)),
         (100, "invoke", -1, "start-partition", Value::kw("majority")),
@@ -177,7 +177,38 @@ fn nemesis_history() -> Vec<Op> {
         (950, "info", -1, "check-offsets", clock),
         (990, "ok", 2, "read", Value::Int(1)),
         (1000, "invoke", 0, "read", Value::Nil),
-    ])
+    ]);
+    // As the clock nemesis records them: the op keeps its value (a bump's deltas in ms), the
+    // measured offsets ride in the extra field `clock-offsets`.
+    for op in history.iter_mut() {
+        if op.ty == OpType::Info && (op.f_name() == "bump" || op.f_name() == "reset") {
+            let measured = std::mem::replace(
+                &mut op.value,
+                Value::Map(vec![(Value::str("n1"), Value::Int(250))]),
+            );
+            op.set_extra("clock-offsets", measured);
+        }
+    }
+    history
+}
+
+#[test]
+fn a_bump_value_in_ms_is_not_an_offset() {
+    // Without measured offsets, a bump's value (deltas in ms) must not be plotted as skew.
+    let h = ops(&[
+        (0, "invoke", -1, "bump-clock", Value::Nil),
+        (10, "info", -1, "bump-clock", offsets(&[("n2", 60000.0)])),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let r = render(
+        &h,
+        &FaultSpec::defaults(),
+        dir.path(),
+        "bump",
+        &ReportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.summary["clock-samples"], 0);
 }
 
 #[test]

@@ -36,6 +36,7 @@ pub struct KvDb {
     port: u16,
     reads: ReadMode,
     start_timeout: Duration,
+    env: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl KvDb {
@@ -61,6 +62,7 @@ impl KvDb {
             port: DEFAULT_PORT,
             reads,
             start_timeout: Duration::from_secs(10),
+            env: BTreeMap::new(),
         })
     }
 
@@ -80,6 +82,13 @@ impl KvDb {
             nodes.push((n, dirs));
         }
         KvDb::new(cluster, nodes, server, reads)
+    }
+
+    /// Runs `node`'s server with these extra environment variables (for example
+    /// `rift_control::clock::faketime_env`, so that clock faults reach it).
+    pub fn with_env(mut self, node: &str, env: Vec<(String, String)>) -> KvDb {
+        self.env.insert(node.to_string(), env);
+        self
     }
 
     /// Where clients connect: each node's address and port.
@@ -127,7 +136,7 @@ impl KvDb {
             pidfile: self.pidfile(node)?,
             logfile: d.log_dir.join("kvd.log").display().to_string(),
             chdir: None,
-            env: vec![],
+            env: self.env.get(node).cloned().unwrap_or_default(),
         })
     }
 
