@@ -136,6 +136,10 @@ pub struct TestArgs {
     /// Seconds to wait after healing every fault before the final reads.
     #[arg(long, default_value_t = 5.0, value_parser = non_negative_f64)]
     pub recovery_time: f64,
+    /// Check every this many seconds that the database runs on each node and restart it where
+    /// it crashed on its own (nodes the nemesis killed stay down until it starts them).
+    #[arg(long, value_parser = positive_f64)]
+    pub watchdog: Option<f64>,
     /// `--db kv`: where replicas answer reads. `primary` (linearizable) or `local` (each
     /// replica's own copy: stale behind a partition).
     #[arg(long, default_value = "primary")]

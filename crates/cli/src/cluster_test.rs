@@ -124,6 +124,9 @@ pub fn kv_test(
     let exe = std::env::current_exe()?;
     let server = vec![exe.display().to_string(), "kv-server".to_string()];
     let faults = rift_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
+    let watchdog = a
+        .watchdog
+        .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
     let mut db = KvDb::on_local_cluster(tc.cluster.clone(), server, reads)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if faults.contains("clock") {
@@ -163,7 +166,10 @@ pub fn kv_test(
             final_generator: package.final_generator,
             recovery: Duration::from_secs_f64(a.recovery_time),
         };
-        let nem = LocalNemesis::new(tc.cluster.clone(), seed).with_db(db.clone());
+        let mut nem = LocalNemesis::new(tc.cluster.clone(), seed).with_db(db.clone());
+        if let Some(w) = &watchdog {
+            nem = nem.with_watchdog(w.clone());
+        }
         (Some(phase), perf, Box::new(nem))
     };
     let mut spec = workload::spec_json("kv", o);
@@ -192,5 +198,6 @@ pub fn kv_test(
         opts,
         spec,
         perf,
+        watchdog,
     })
 }

@@ -206,3 +206,69 @@ pub async fn write_file(
     let cmd = Cmd::shell(format!("mkdir -p \"$(dirname {p})\" && cat > {p}")).stdin(contents);
     remote.exec(node, &cmd).await.map(|_| ())
 }
+
+/// Whether the pid in `pidfile` on `node` names a live process (a zombie counts as dead; no
+/// pid file, or an empty one, is not running).
+pub async fn daemon_running(
+    remote: &dyn Remote,
+    node: &str,
+    pidfile: &str,
+) -> Result<bool, ControlError> {
+    let pf = shell_quote(pidfile);
+    let script = format!(
+        "{ALIVE_FN}[ -f {pf} ] && pid=$(cat {pf}) && [ -n \"$pid\" ] && alive \"$pid\" && echo up || echo down"
+    );
+    let out = remote.exec(node, &Cmd::shell(script)).await?;
+    Ok(out.stdout_str().trim() == "up")
+}
+
+/// The script [`install_packages`] runs: installs the Debian packages not installed yet, once
+/// at a time per node (`flock` on a lock file, and apt's own lock with a timeout), updating the
+/// package index only when a package is unknown.
+pub fn install_packages_script(packages: &[String]) -> String {
+    let list: Vec<String> = packages.iter().map(|p| shell_quote(p)).collect();
+    format!(
+        "set -e\nexport DEBIAN_FRONTEND=noninteractive\n\
+         missing=''\nfor p in {pkgs}; do dpkg-query -W -f='${{Status}}' \"$p\" 2>/dev/null | grep -q 'install ok installed' || missing=\"$missing $p\"; done\n\
+         [ -z \"$missing\" ] && {{ echo installed-none; exit 0; }}\n\
+         exec 9>/var/lock/rift-apt.lock\nflock -w 600 9\n\
+         apt_get() {{ apt-get -o DPkg::Lock::Timeout=600 -y -q \"$@\"; }}\n\
+         apt_get install $missing >/dev/null 2>&1 || {{ apt_get update >/dev/null 2>&1; apt_get install $missing; }}\n\
+         echo installed$missing",
+        pkgs = list.join(" ")
+    )
+}
+
+/// Installs Debian packages on `node` with apt (as Jepsen's `debian/install`): only those not
+/// installed yet, serialised per node by a lock, with one `apt-get update` retry when a package
+/// is unknown. Returns the packages it installed. Needs root (or a sudo remote).
+pub async fn install_packages(
+    remote: &dyn Remote,
+    node: &str,
+    packages: &[String],
+) -> Result<Vec<String>, ControlError> {
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cmd = Cmd::shell(install_packages_script(packages)).timeout(Duration::from_secs(1200));
+    let out = remote.exec(node, &cmd).await?;
+    let text = out.stdout_str();
+    let line = text.lines().last().unwrap_or("");
+    Ok(match line.strip_prefix("installed") {
+        Some(rest) if rest != "-none" => rest.split_whitespace().map(str::to_string).collect(),
+        _ => Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod apt_tests {
+    use super::*;
+
+    #[test]
+    fn the_apt_script_quotes_packages_and_locks() {
+        let s = install_packages_script(&["etcd-server".into(), "a b".into()]);
+        assert!(s.contains("for p in etcd-server 'a b'; do"), "{s}");
+        assert!(s.contains("flock -w 600 9"));
+        assert!(s.contains("DPkg::Lock::Timeout=600"));
+    }
+}

@@ -438,3 +438,35 @@ fn up_without_root_says_what_is_needed() {
         other => panic!("expected NeedsRoot, got {other:?}"),
     }
 }
+
+#[test]
+fn installed_packages_are_not_installed_again_and_pidfiles_tell_liveness() {
+    let Some(_lock) = serial_root("installed_packages_are_not_installed_again") else {
+        return;
+    };
+    let (cfg, _guard) = config('a', 1);
+    let cluster = LocalCluster::up(&cfg).unwrap();
+    runtime().block_on(async {
+        // iproute2 is on every machine that can build a local cluster: nothing to install.
+        let got = rift_control::install_packages(&cluster, "n1", &["iproute2".to_string()])
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "{got:?}");
+        let spec = echo_spec();
+        let pidfile = spec.pidfile.clone();
+        assert!(!rift_control::daemon_running(&cluster, "n1", &pidfile)
+            .await
+            .unwrap());
+        start_daemon(&cluster, "n1", &spec).await.unwrap();
+        assert!(rift_control::daemon_running(&cluster, "n1", &pidfile)
+            .await
+            .unwrap());
+        stop_daemon(&cluster, "n1", &pidfile, Signal::Kill)
+            .await
+            .unwrap();
+        assert!(!rift_control::daemon_running(&cluster, "n1", &pidfile)
+            .await
+            .unwrap());
+    });
+    cluster.down().unwrap();
+}

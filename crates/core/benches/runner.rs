@@ -87,6 +87,7 @@ fn main() {
             },
             spec: serde_json::json!({}),
             perf: serde_json::Value::Null,
+            watchdog: None,
         };
         // Sample resident memory during the run phase only: it ends when the runner starts
         // writing history.edn (the checker then loads the history, which is its business).

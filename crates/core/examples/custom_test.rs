@@ -94,6 +94,7 @@ fn main() {
         },
         spec: serde_json::json!({ "workload": "custom-counter" }),
         perf: serde_json::Value::Null,
+        watchdog: None,
     };
     match rift_core::run(test) {
         Ok(outcome) => println!(

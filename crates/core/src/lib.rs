@@ -49,6 +49,7 @@ mod runner;
 pub mod spec;
 pub mod store;
 pub mod traits;
+pub mod watchdog;
 mod worker;
 pub mod workload;
 
@@ -56,3 +57,4 @@ pub use interpreter::{Interrupt, Stop};
 pub use runner::{check_run, run, run_async, RunError, RunOutcome};
 pub use spec::{parse_concurrency, RunOptions, Test, TestInfo};
 pub use traits::{Client, Db, Nemesis, NoopDb, NoopNemesis, PlugResult, RiftError};
+pub use watchdog::Watchdog;

@@ -131,6 +131,7 @@ async fn run_phases(
         generator,
         checker,
         opts,
+        watchdog,
         ..
     } = test;
     let client: Arc<dyn Client> = Arc::from(client);
@@ -151,6 +152,10 @@ async fn run_phases(
         teardown_errors.extend(db_teardown(&db, info, opts.setup_timeout).await);
         return Err(RunError::Setup(format!("nemesis setup: {e}")));
     }
+
+    let watchdog_task = watchdog
+        .clone()
+        .map(|w| tokio::spawn(w.run(db.clone(), info.clone())));
 
     // Run: history.jsonl is streamed as ops happen.
     let history_path = dir.file(files::HISTORY_JSONL);
@@ -175,7 +180,18 @@ async fn run_phases(
         generator_error,
     } = run;
 
-    // Teardown always runs: heal faults, clients, db.
+    // Teardown always runs: heal faults, clients, db (the watchdog stops first).
+    if let Some(task) = watchdog_task {
+        task.abort();
+        let _ = task.await;
+    }
+    if let Some(w) = &watchdog {
+        let restarts = w.restarts();
+        if !restarts.is_empty() {
+            tracing::info!(?restarts, "watchdog restarts");
+            meta["watchdog-restarts"] = serde_json::json!(restarts);
+        }
+    }
     tracing::info!("tearing down");
     if let Err(e) = nemesis.teardown(info).await {
         teardown_errors.push(format!("nemesis teardown: {e}"));

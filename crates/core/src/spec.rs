@@ -35,6 +35,9 @@ pub struct Test {
     /// How plots shade fault periods, stored in `test.json` as `perf`: a list of
     /// `{"name", "start": [f...], "stop": [f...], "color"}`, one per fault package (null: none).
     pub perf: serde_json::Value,
+    /// Restarts the database where it crashed on its own (None: no watchdog). Give the same
+    /// watchdog to the nemesis so that nodes it kills stay down.
+    pub watchdog: Option<Arc<crate::watchdog::Watchdog>>,
 }
 
 /// How the runner behaves, independent of the system under test.

@@ -64,6 +64,10 @@ pub trait Db: Send + Sync {
     async fn start(&self, _test: &TestInfo, _node: &str) -> PlugResult<()> {
         Err(RiftError::unsupported("start"))
     }
+    /// Whether the database is running on `node` (the watchdog restarts it when not).
+    async fn is_running(&self, _test: &TestInfo, _node: &str) -> PlugResult<bool> {
+        Err(RiftError::unsupported("is_running"))
+    }
     /// Pauses the system's processes on `node` (SIGSTOP).
     async fn pause(&self, _test: &TestInfo, _node: &str) -> PlugResult<()> {
         Err(RiftError::unsupported("pause"))

@@ -104,6 +104,7 @@ pub fn mem_test(
         opts,
         spec,
         perf: serde_json::Value::Null,
+        watchdog: None,
     })
 }
 

@@ -115,6 +115,7 @@ fn test_with(
         },
         spec: serde_json::json!({}),
         perf: serde_json::Value::Null,
+        watchdog: None,
     }
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rift_control::LocalCluster;
-use rift_core::{Db, Nemesis, PlugResult, TestInfo};
+use rift_core::{Db, Nemesis, PlugResult, TestInfo, Watchdog};
 use rift_history::{Op, OpType, Value};
 
 use crate::clock::{offsets_value, LocalClock, CLOCK_FS};
@@ -45,6 +45,7 @@ pub struct LocalNemesis {
     rng: ChaCha8Rng,
     paused: BTreeSet<String>,
     roles: Roles,
+    watchdog: Option<Arc<Watchdog>>,
     clock: LocalClock,
 }
 
@@ -59,12 +60,20 @@ impl LocalNemesis {
             rng: ChaCha8Rng::seed_from_u64(seed),
             paused: BTreeSet::new(),
             roles: Roles::new(),
+            watchdog: None,
         }
     }
 
     /// Uses `db` for `start` (restart after kill) and `primaries`.
     pub fn with_db(mut self, db: Arc<dyn Db>) -> LocalNemesis {
         self.db = Some(db);
+        self
+    }
+
+    /// Tells `watchdog` which nodes are down on purpose: a node this nemesis kills stays down
+    /// until this nemesis starts it.
+    pub fn with_watchdog(mut self, watchdog: Arc<Watchdog>) -> LocalNemesis {
+        self.watchdog = Some(watchdog);
         self
     }
 
@@ -198,6 +207,9 @@ impl LocalNemesis {
             let res = match f {
                 "kill" => {
                     self.paused.remove(&node);
+                    if let Some(w) = &self.watchdog {
+                        w.suppress(&node);
+                    }
                     self.blocking(node.clone(), |c, n| c.kill_node(n).map(|_| ()))
                         .await
                 }
@@ -232,6 +244,16 @@ impl LocalNemesis {
     }
 
     async fn start_node(&self, test: &TestInfo, node: &str) -> Result<(), NemesisError> {
+        let res = self.start_node_inner(test, node).await;
+        if res.is_ok() {
+            if let Some(w) = &self.watchdog {
+                w.release(node);
+            }
+        }
+        res
+    }
+
+    async fn start_node_inner(&self, test: &TestInfo, node: &str) -> Result<(), NemesisError> {
         match &self.db {
             Some(db) => db.start(test, node).await.map_err(NemesisError::Db),
             None => Err(NemesisError::Unsupported {

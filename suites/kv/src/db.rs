@@ -3,7 +3,8 @@
 use crate::server::ReadMode;
 use async_trait::async_trait;
 use rift_control::{
-    await_tcp_port, start_daemon, stop_daemon, Cmd, DaemonSpec, LocalCluster, Remote, Signal,
+    await_tcp_port, daemon_running, start_daemon, stop_daemon, Cmd, DaemonSpec, LocalCluster,
+    Remote, Signal,
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
 use std::collections::BTreeMap;
@@ -183,6 +184,12 @@ impl Db for KvDb {
             .await
             .map_err(ctl)?;
         await_tcp_port(&*self.remote, node, self.port, self.start_timeout)
+            .await
+            .map_err(ctl)
+    }
+
+    async fn is_running(&self, _test: &TestInfo, node: &str) -> PlugResult<bool> {
+        daemon_running(&*self.remote, node, &self.pidfile(node)?)
             .await
             .map_err(ctl)
     }

@@ -194,3 +194,50 @@ fn local_reads_are_stale_behind_a_partition() {
         kv.down().await;
     });
 }
+
+/// Polls `cond` every 50 ms for up to 10 s (a generous bound, not a timing claim).
+async fn eventually(mut cond: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[test]
+fn the_watchdog_restarts_crashes_but_not_nemesis_kills() {
+    let Some(_lock) = prerequisites("the_watchdog_restarts_crashes_but_not_nemesis_kills") else {
+        return;
+    };
+    let (cluster, _guard) = cluster('w');
+    runtime().block_on(async {
+        let kv = Kv::up(&cluster, ReadMode::Primary).await;
+        let db: Arc<dyn Db> = kv.db.clone();
+        let test = Arc::new(kv.test.clone());
+        let w = rift_core::Watchdog::new(std::time::Duration::from_millis(100));
+        let task = tokio::spawn(w.clone().run(db.clone(), test.clone()));
+        // A crash nobody asked for: every process of n2 dies.
+        cluster.kill_node("n2").unwrap();
+        assert!(
+            eventually(async || db.is_running(&test, "n2").await.unwrap()).await,
+            "the watchdog never restarted n2"
+        );
+        assert_eq!(w.restarts().get("n2"), Some(&1));
+        // A kill on purpose: suppressed, n3 stays down until released.
+        w.suppress("n3");
+        db.kill(&test, "n3").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(
+            !db.is_running(&test, "n3").await.unwrap(),
+            "restarted a killed node"
+        );
+        w.release("n3");
+        assert!(eventually(async || db.is_running(&test, "n3").await.unwrap()).await);
+        task.abort();
+        let _ = task.await;
+        assert_eq!(kv.read("n2", 1).await, Value::Nil, "n2 serves again");
+        kv.down().await;
+    });
+}
