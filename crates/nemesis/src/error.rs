@@ -7,7 +7,7 @@ use rift_core::RiftError;
 #[derive(Debug, thiserror::Error)]
 pub enum NemesisError {
     /// `nft` is not installed.
-    #[error("nft not found: partitions and packet loss need nftables (apt-get install nftables)")]
+    #[error("nft not found: partitions and packet loss need nftables (apt-get install nftables), or iptables as a fallback (apt-get install iptables)")]
     NftMissing,
     /// A fault this machine cannot inject.
     #[error("{what} is not supported here ({why})")]

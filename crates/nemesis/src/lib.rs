@@ -82,8 +82,10 @@
 //!
 //! # Edge cases
 //!
-//! - `nft` missing: [`LocalNemesis`]'s setup fails with [`NemesisError::NftMissing`], whose
-//!   message says `apt-get install nftables`.
+//! - `nft` missing: [`LocalNemesis`]'s setup falls back to iptables ([`Backend::Iptables`]:
+//!   our own chains `RIFT-INPUT`/`RIFT-OUTPUT` and one jump to each, removed on heal; nothing
+//!   else is flushed); with neither it fails with [`NemesisError::NftMissing`], whose message
+//!   says what to install. `RIFT_FIREWALL=nft|iptables` forces a backend.
 //! - Delay, reorder, duplication, corruption and rate limits of packets need `tc netem`; this
 //!   kernel has no `sch_netem`, so `start-packet` with such a behaviour fails with
 //!   [`NemesisError::Unsupported`] saying so. Loss works.
@@ -126,7 +128,10 @@ pub use corrupt::{bitflip, truncate, MAX_FLIPS};
 pub use error::NemesisError;
 pub use grudge::{majority, minority_third, Grudge};
 pub use nemesis::{LocalNemesis, FS};
-pub use net::{check_nft, render, Firewall, NodeRules, TABLE};
+pub use net::{
+    check_nft, detect_backend, render, render_iptables, Backend, Firewall, NodeRules, BACKEND_VAR,
+    IPTABLES_CHAINS, TABLE,
+};
 pub use nodespec::{role_nodes, NodeSpec, Roles};
 pub use package::{
     compose, default_targets, packages, parse_faults, Package, PackageOptions, PerfSpec,

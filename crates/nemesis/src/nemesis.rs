@@ -14,7 +14,7 @@ use crate::clock::{offsets_value, LocalClock, CLOCK_FS};
 use crate::corrupt;
 use crate::error::NemesisError;
 use crate::grudge::Grudge;
-use crate::net::{check_nft, Firewall};
+use crate::net::{detect_backend, Backend, Firewall};
 use crate::nodespec::{NodeSpec, Roles};
 
 /// The `f`s [`LocalNemesis`] handles.
@@ -412,7 +412,11 @@ fn explicit_grudge(value: &Value) -> Result<Grudge, NemesisError> {
 #[async_trait]
 impl Nemesis for LocalNemesis {
     async fn setup(&mut self, _test: &TestInfo) -> PlugResult<()> {
-        check_nft().await?;
+        let backend = detect_backend().await?;
+        if backend == Backend::Iptables {
+            tracing::info!("nft not found: partitions and packet loss use iptables");
+        }
+        self.firewall.set_backend(backend);
         self.firewall.heal_all().await?;
         Ok(())
     }

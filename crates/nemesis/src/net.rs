@@ -1,5 +1,6 @@
 //! Network faults with nftables: partitions and packet loss, in our own `table inet rift`
-//! inside each node's namespace.
+//! inside each node's namespace; where `nft` is missing, iptables with our own chains
+//! (`RIFT-INPUT`, `RIFT-OUTPUT`) instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -74,26 +75,137 @@ pub fn render(rules: &NodeRules) -> String {
 
 /// Fails with [`NemesisError::NftMissing`] unless `nft --version` runs.
 pub async fn check_nft() -> Result<(), NemesisError> {
-    let ok = Command::new("nft")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
+    if runs("nft").await {
         Ok(())
     } else {
         Err(NemesisError::NftMissing)
     }
 }
 
-/// Runs `nft -f -` with `script` inside namespace `ns` (not inside the node's cgroup, so that
-/// a paused node can still be partitioned and healed).
-async fn nft_in(node: &str, ns: &str, script: &str) -> Result<(), NemesisError> {
+async fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// How the firewall writes its rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `nft -f -`: our own `table inet rift`, rewritten atomically (the default).
+    Nft,
+    /// `iptables`: our own chains `RIFT-INPUT`/`RIFT-OUTPUT`, jumped to from the first rule
+    /// of `INPUT`/`OUTPUT` (the fallback where `nft` is missing).
+    Iptables,
+}
+
+/// The environment variable that forces a backend (`nft` or `iptables`).
+pub const BACKEND_VAR: &str = "RIFT_FIREWALL";
+
+/// The backend to use: `RIFT_FIREWALL` if set, else nft when it runs, else iptables when it
+/// runs, else [`NemesisError::NftMissing`] (whose message says what to install).
+pub async fn detect_backend() -> Result<Backend, NemesisError> {
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Ok("nft") => return check_nft().await.map(|()| Backend::Nft),
+        Ok("iptables") if runs("iptables").await => return Ok(Backend::Iptables),
+        Ok("iptables") => return Err(NemesisError::NftMissing),
+        Ok(other) if !other.is_empty() => {
+            return Err(NemesisError::Unsupported {
+                what: format!("{BACKEND_VAR}={other}"),
+                why: "the firewall backends are nft and iptables".into(),
+            })
+        }
+        _ => {}
+    }
+    if runs("nft").await {
+        Ok(Backend::Nft)
+    } else if runs("iptables").await {
+        Ok(Backend::Iptables)
+    } else {
+        Err(NemesisError::NftMissing)
+    }
+}
+
+/// The iptables chains of ours.
+pub const IPTABLES_CHAINS: [(&str, &str); 2] = [("INPUT", "RIFT-INPUT"), ("OUTPUT", "RIFT-OUTPUT")];
+
+/// The shell script that makes a node's iptables hold exactly `rules` in our chains: it removes
+/// every jump to them and the chains themselves (errors ignored: they may not exist), then,
+/// unless `rules` is empty, recreates the chains with `iptables-restore --noflush` (one
+/// atomic commit) and jumps to them from the top of `INPUT`/`OUTPUT`. Nothing else is touched.
+pub fn render_iptables(rules: &NodeRules) -> String {
+    let mut s = String::from(
+        "set -e
+",
+    );
+    for (hook, chain) in IPTABLES_CHAINS {
+        s.push_str(&format!(
+            "while iptables -w -D {hook} -j {chain} 2>/dev/null; do :; done
+             iptables -w -F {chain} 2>/dev/null || true
+iptables -w -X {chain} 2>/dev/null || true
+"
+        ));
+    }
+    if rules.is_empty() {
+        return s;
+    }
+    s.push_str(
+        "iptables-restore -w --noflush <<'EOF'
+*filter
+:RIFT-INPUT - [0:0]
+:RIFT-OUTPUT - [0:0]
+",
+    );
+    for peer in &rules.drop_peers {
+        s.push_str(&format!(
+            "-A RIFT-INPUT -s {peer} -j DROP
+"
+        ));
+        s.push_str(&format!(
+            "-A RIFT-OUTPUT -d {peer} -j DROP
+"
+        ));
+    }
+    if rules.loss_percent >= 100 {
+        s.push_str(
+            "-A RIFT-OUTPUT ! -o lo -j DROP
+",
+        );
+    } else if rules.loss_percent > 0 {
+        s.push_str(&format!(
+            "-A RIFT-OUTPUT ! -o lo -m statistic --mode random --probability {:.2} -j DROP
+",
+            f64::from(rules.loss_percent) / 100.0
+        ));
+    }
+    s.push_str(
+        "COMMIT
+EOF
+",
+    );
+    for (hook, chain) in IPTABLES_CHAINS {
+        s.push_str(&format!(
+            "iptables -w -I {hook} 1 -j {chain}
+"
+        ));
+    }
+    s
+}
+
+/// Runs `nft -f -` (or, for iptables, `sh -s`) with `script` inside namespace `ns` (not inside
+/// the node's cgroup, so that a paused node can still be partitioned and healed).
+async fn nft_in(node: &str, ns: &str, script: &str, backend: Backend) -> Result<(), NemesisError> {
+    let program: &[&str] = match backend {
+        Backend::Nft => &["nft", "-f", "-"],
+        Backend::Iptables => &["sh", "-s"],
+    };
     let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .args(["netns", "exec", ns])
+        .args(program)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -103,7 +215,7 @@ async fn nft_in(node: &str, ns: &str, script: &str) -> Result<(), NemesisError> 
             if e.kind() == std::io::ErrorKind::NotFound {
                 NemesisError::NftMissing
             } else {
-                NemesisError::io(format!("starting nft in {ns}"), e)
+                NemesisError::io(format!("starting {} in {ns}", program[0]), e)
             }
         })?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -112,13 +224,16 @@ async fn nft_in(node: &str, ns: &str, script: &str) -> Result<(), NemesisError> 
     }
     let out = tokio::time::timeout(NFT_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| NemesisError::Many(vec![format!("{node}: nft timed out after 10 s")]))?
-        .map_err(|e| NemesisError::io(format!("running nft in {ns}"), e))?;
+        .map_err(|_| {
+            NemesisError::Many(vec![format!("{node}: {} timed out after 10 s", program[0])])
+        })?
+        .map_err(|e| NemesisError::io(format!("running {} in {ns}", program[0]), e))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(NemesisError::Many(vec![format!(
-            "{node}: nft -f - exited {:?}: {}",
+            "{node}: {} exited {:?}: {}",
+            program.join(" "),
             out.status.code(),
             output_tail(&out.stderr, 20, 4096).trim_end()
         )]))
@@ -130,6 +245,7 @@ async fn nft_in(node: &str, ns: &str, script: &str) -> Result<(), NemesisError> 
 pub struct Firewall {
     cluster: Arc<LocalCluster>,
     rules: BTreeMap<String, NodeRules>,
+    backend: Backend,
 }
 
 impl Firewall {
@@ -138,7 +254,18 @@ impl Firewall {
         Firewall {
             cluster,
             rules: BTreeMap::new(),
+            backend: Backend::Nft,
         }
+    }
+
+    /// Writes rules with `backend` from now on (see [`detect_backend`]).
+    pub fn set_backend(&mut self, backend: Backend) {
+        self.backend = backend;
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The rules currently applied to `node`.
@@ -206,6 +333,14 @@ impl Firewall {
     /// Whether `node`'s namespace holds `table inet rift` now (asks nft).
     pub async fn has_table(&self, node: &str) -> Result<bool, NemesisError> {
         let ns = self.cluster.state().node(node)?.namespace.clone();
+        if self.backend == Backend::Iptables {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns, "iptables", "-w", "-S", "RIFT-INPUT"])
+                .output()
+                .await
+                .map_err(|e| NemesisError::io(format!("listing iptables chains in {ns}"), e))?;
+            return Ok(out.status.success());
+        }
         let out = Command::new("ip")
             .args(["netns", "exec", &ns, "nft", "list", "tables"])
             .output()
@@ -242,8 +377,12 @@ impl Firewall {
         let mut set = tokio::task::JoinSet::new();
         for (node, rules) in tables {
             let ns = self.cluster.state().node(&node)?.namespace.clone();
-            let script = render(&rules);
-            set.spawn(async move { nft_in(&node, &ns, &script).await });
+            let backend = self.backend;
+            let script = match backend {
+                Backend::Nft => render(&rules),
+                Backend::Iptables => render_iptables(&rules),
+            };
+            set.spawn(async move { nft_in(&node, &ns, &script, backend).await });
         }
         let mut failures = Vec::new();
         while let Some(res) = set.join_next().await {
@@ -266,6 +405,41 @@ impl Firewall {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iptables_scripts_touch_only_our_chains() {
+        let heal = render_iptables(&NodeRules::default());
+        assert!(
+            heal.contains("iptables -w -D INPUT -j RIFT-INPUT"),
+            "{heal}"
+        );
+        assert!(heal.contains("iptables -w -X RIFT-OUTPUT"), "{heal}");
+        assert!(!heal.contains("iptables-restore"), "{heal}");
+        let rules = NodeRules {
+            drop_peers: ["10.77.0.12".parse().unwrap()].into_iter().collect(),
+            loss_percent: 30,
+        };
+        let s = render_iptables(&rules);
+        assert!(
+            s.contains(
+                "-A RIFT-INPUT -s 10.77.0.12 -j DROP\n-A RIFT-OUTPUT -d 10.77.0.12 -j DROP\n"
+            ),
+            "{s}"
+        );
+        assert!(s.contains("--probability 0.30 -j DROP"), "{s}");
+        assert!(
+            s.ends_with(
+                "iptables -w -I INPUT 1 -j RIFT-INPUT\niptables -w -I OUTPUT 1 -j RIFT-OUTPUT\n"
+            ),
+            "{s}"
+        );
+        for line in s.lines() {
+            // Never a flush or delete of a chain that is not ours.
+            if line.contains(" -F ") || line.contains(" -X ") {
+                assert!(line.contains("RIFT-"), "{line}");
+            }
+        }
+    }
 
     #[test]
     fn render_empty_deletes() {

@@ -11,7 +11,7 @@ use rift_control::testkit::{self, Scratch};
 use rift_control::{await_tcp_port, is_root, start_daemon, DaemonSpec, LocalCluster};
 use rift_core::{Db, Nemesis, PlugResult, RiftError, TestInfo};
 use rift_history::{Op, OpType, Process, Value};
-use rift_nemesis::{check_nft, LocalNemesis};
+use rift_nemesis::{check_nft, Backend, Firewall, Grudge, LocalNemesis, NodeRules};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -407,4 +407,77 @@ fn bitflip_and_truncate_on_node_files() {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 900);
     });
     drop(guard);
+}
+
+/// iptables in the node's namespace, or None with a printed reason.
+fn iptables_in(cluster: &LocalCluster, node: &str, args: &[&str]) -> std::process::Output {
+    let ns = cluster.state().node(node).unwrap().namespace.clone();
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, "iptables", "-w"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn iptables_fallback_cuts_heals_and_leaves_other_rules_alone() {
+    let Some(_lock) = prerequisites("iptables_fallback_cuts_heals_and_leaves_other_rules_alone")
+    else {
+        return;
+    };
+    if std::process::Command::new("iptables")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: iptables_fallback needs iptables (apt-get install iptables)");
+        return;
+    }
+    let (cluster, _guard) = cluster('i', 3);
+    runtime().block_on(async {
+        for node in cluster.nodes() {
+            start_echo(&cluster, &node).await;
+        }
+        // Someone else's rule: it must survive our partitions and heals.
+        let marker = ["INPUT", "-s", "10.99.99.99", "-j", "ACCEPT"];
+        let mut add = vec!["-A"];
+        add.extend(marker);
+        assert!(iptables_in(&cluster, "n1", &add).status.success());
+        let mut fw = Firewall::new(cluster.clone());
+        fw.set_backend(Backend::Iptables);
+        let n = |s: &str| s.to_string();
+        fw.partition(&Grudge::complete(&[vec![n("n1")], vec![n("n2"), n("n3")]]))
+            .await
+            .unwrap();
+        assert_eq!(fw.rules("n1").drop_peers.len(), 2);
+        assert!(fw.has_table("n1").await.unwrap());
+        assert!(!echoes(&cluster, "n2", "n1").await, "n1 cut off");
+        assert!(!echoes(&cluster, "n1", "n3").await, "n1 cut off");
+        assert!(echoes(&cluster, "n2", "n3").await, "n2 and n3 together");
+        // Replacing the partition rewrites the chains (no duplicate jumps).
+        fw.partition(&Grudge::complete(&[vec![n("n1"), n("n2")], vec![n("n3")]]))
+            .await
+            .unwrap();
+        assert!(echoes(&cluster, "n2", "n1").await);
+        assert!(!echoes(&cluster, "n1", "n3").await);
+        let jumps = String::from_utf8_lossy(&iptables_in(&cluster, "n1", &["-S", "INPUT"]).stdout)
+            .matches("-j RIFT-INPUT")
+            .count();
+        assert_eq!(jumps, 1);
+        fw.heal_all().await.unwrap();
+        assert!(echoes(&cluster, "n1", "n3").await, "healed");
+        for node in cluster.nodes() {
+            assert!(
+                !fw.has_table(&node).await.unwrap(),
+                "RIFT chains left on {node}"
+            );
+        }
+        let mut check = vec!["-C"];
+        check.extend(marker);
+        assert!(
+            iptables_in(&cluster, "n1", &check).status.success(),
+            "the foreign rule was removed"
+        );
+        assert_eq!(fw.rules("n2"), NodeRules::default());
+    });
 }
