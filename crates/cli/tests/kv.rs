@@ -220,3 +220,74 @@ fn bad_arguments_cost_no_cluster() {
     assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("flood"));
 }
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// SIGINT and SIGTERM in the middle of a cluster run: the run stops, faults are healed, the
+/// cluster is torn down; no namespace, nft table or server process of ours is left.
+#[test]
+fn interrupted_cluster_runs_leave_nothing_behind() {
+    if skip("interrupted_cluster_runs_leave_nothing_behind") {
+        return;
+    }
+    let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for (signal, tag) in [(2, "i"), (15, "t")] {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = format!("rkc{}{tag}-", std::process::id() % 100_000);
+        let root = dir.path().join("cluster");
+        let child = Command::new(env!("CARGO_BIN_EXE_rift"))
+            .args(["test", "--db", "kv", "--nodes", "n1,n2,n3", "--store"])
+            .arg(dir.path().join("store"))
+            .arg("--cluster-root")
+            .arg(&root)
+            .args(["--cluster-prefix", &prefix])
+            .args(["--nemesis", "partition,pause", "--nemesis-interval", "0.5"])
+            .args(["--time-limit", "120"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait (bounded) until ops are being recorded, and a fault or two has happened.
+        let store = dir.path().join("store");
+        let mut started = false;
+        for _ in 0..600 {
+            let h = store.join("latest/history.jsonl");
+            if std::fs::read_to_string(&h).is_ok_and(|t| t.contains("start-partition")) {
+                started = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(started, "the run never got going");
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc_kill(child.id() as i32, signal) };
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "signal {signal}: {}",
+            describe(&o)
+        );
+        let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&netns.stdout).contains(&prefix),
+            "signal {signal}: namespaces left\n{}",
+            describe(&o)
+        );
+        let ps = Command::new("pgrep")
+            .args(["-f", &root.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
+            "signal {signal}: servers left running"
+        );
+        let run = std::fs::canonicalize(store.join("latest")).unwrap();
+        let results = read_json(&run.join("results.json"));
+        assert_eq!(results["valid?"], "unknown");
+    }
+}
