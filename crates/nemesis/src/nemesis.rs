@@ -1,12 +1,13 @@
 //! [`LocalNemesis`]: Jepsen's combined nemesis ops on a [`LocalCluster`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rift_control::LocalCluster;
+use rift_control::{LocalCluster, Remote};
 use rift_core::{Db, Nemesis, PlugResult, TestInfo, Watchdog};
 use rift_history::{Op, OpType, Value};
 
@@ -36,17 +37,21 @@ pub const FS: [&str; 14] = [
 ];
 
 /// A nemesis for the local cluster: partitions and packet loss with nft, kill and pause
-/// through the nodes' cgroups, restarts through the [`Db`], file corruption on node dirs.
+/// through the nodes' cgroups, restarts through the [`Db`], file corruption on node dirs,
+/// clocks through libfaketime. Over SSH ([`LocalNemesis::over_remote`]): partitions and packet
+/// loss with nft (or iptables) on each node, kill/start/pause/resume through the [`Db`]; file
+/// and clock faults are local-cluster only for now (they fail with a clear error).
 /// Random choices come from a ChaCha8 generator seeded at construction.
 pub struct LocalNemesis {
-    cluster: Arc<LocalCluster>,
+    cluster: Option<Arc<LocalCluster>>,
+    nodes: Vec<String>,
     db: Option<Arc<dyn Db>>,
     firewall: Firewall,
     rng: ChaCha8Rng,
     paused: BTreeSet<String>,
     roles: Roles,
     watchdog: Option<Arc<Watchdog>>,
-    clock: LocalClock,
+    clock: Option<LocalClock>,
 }
 
 impl LocalNemesis {
@@ -54,8 +59,30 @@ impl LocalNemesis {
     pub fn new(cluster: Arc<LocalCluster>, seed: u64) -> LocalNemesis {
         LocalNemesis {
             firewall: Firewall::new(cluster.clone()),
-            clock: LocalClock::new(cluster.clone()),
-            cluster,
+            clock: Some(LocalClock::new(cluster.clone())),
+            nodes: cluster.nodes(),
+            cluster: Some(cluster),
+            db: None,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            paused: BTreeSet::new(),
+            roles: Roles::new(),
+            watchdog: None,
+        }
+    }
+
+    /// A nemesis over real machines behind `remote` (SSH), which know each other by
+    /// `addresses`. Give it the [`Db`] ([`LocalNemesis::with_db`]): kill, start, pause and
+    /// resume go through it.
+    pub fn over_remote(
+        remote: Arc<dyn Remote>,
+        addresses: BTreeMap<String, Ipv4Addr>,
+        seed: u64,
+    ) -> LocalNemesis {
+        LocalNemesis {
+            nodes: addresses.keys().cloned().collect(),
+            firewall: Firewall::remote(remote, addresses),
+            clock: None,
+            cluster: None,
             db: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
             paused: BTreeSet::new(),
@@ -89,8 +116,8 @@ impl LocalNemesis {
     }
 
     /// The clocks (to inspect offsets and running strobes).
-    pub fn clock(&self) -> &LocalClock {
-        &self.clock
+    pub fn clock(&self) -> Option<&LocalClock> {
+        self.clock.as_ref()
     }
 
     /// Applies fault `f` with `value`; returns the completion value (what was done).
@@ -113,7 +140,10 @@ impl LocalNemesis {
                 Ok(Value::kw("packet-healed"))
             }
             "bitflip" | "truncate" => self.corrupt(f, value),
-            f if CLOCK_FS.contains(&f) => self.clock.apply(f, value).await,
+            f if CLOCK_FS.contains(&f) => match self.clock.as_mut() {
+                Some(clock) => clock.apply(f, value).await,
+                None => Err(local_only("clock faults")),
+            },
             other => Err(NemesisError::UnknownOp(other.to_string())),
         }
     }
@@ -126,12 +156,14 @@ impl LocalNemesis {
         if let Err(e) = self.firewall.heal_all().await {
             failures.push(e.to_string());
         }
-        if let Err(e) = self.clock.heal().await {
-            failures.push(e.to_string());
+        if let Some(clock) = self.clock.as_mut() {
+            if let Err(e) = clock.heal().await {
+                failures.push(e.to_string());
+            }
         }
         let paused: Vec<String> = std::mem::take(&mut self.paused).into_iter().collect();
         for node in paused {
-            if let Err(e) = self.blocking(node.clone(), LocalCluster::resume_node).await {
+            if let Err(e) = self.resume_node(None, &node).await {
                 failures.push(format!("resume {node}: {e}"));
             }
         }
@@ -157,7 +189,7 @@ impl LocalNemesis {
         test: &TestInfo,
         value: &Value,
     ) -> Result<Value, NemesisError> {
-        let nodes = self.cluster.nodes();
+        let nodes = self.nodes.clone();
         let grudge = match value.as_name() {
             Some("one") => Grudge::one(&nodes, &mut self.rng),
             Some("majority") => Grudge::majority(&nodes, &mut self.rng),
@@ -200,7 +232,7 @@ impl LocalNemesis {
         } else {
             Vec::new()
         };
-        let targets = spec.resolve(&self.cluster.nodes(), &primaries, &mut self.rng)?;
+        let targets = spec.resolve(&self.nodes, &primaries, &mut self.rng)?;
         let mut done = Vec::new();
         let mut failures = Vec::new();
         for node in targets {
@@ -210,25 +242,31 @@ impl LocalNemesis {
                     if let Some(w) = &self.watchdog {
                         w.suppress(&node);
                     }
-                    self.blocking(node.clone(), |c, n| c.kill_node(n).map(|_| ()))
-                        .await
+                    if self.cluster.is_some() {
+                        self.blocking(node.clone(), |c, n| c.kill_node(n).map(|_| ()))
+                            .await
+                    } else {
+                        self.db_op(test, "kill", &node).await
+                    }
                 }
                 "pause" => {
                     self.paused.insert(node.clone());
-                    self.blocking(node.clone(), LocalCluster::pause_node).await
+                    if self.cluster.is_some() {
+                        self.blocking(node.clone(), LocalCluster::pause_node).await
+                    } else {
+                        self.db_op(test, "pause", &node).await
+                    }
                 }
                 "resume" => {
                     self.paused.remove(&node);
-                    self.blocking(node.clone(), LocalCluster::resume_node).await
+                    self.resume_node(Some(test), &node).await
                 }
                 // A paused node's cgroup is frozen, and so would be the commands that start
                 // its daemon: starting a node resumes it first.
-                _ if self.paused.remove(&node) => {
-                    match self.blocking(node.clone(), LocalCluster::resume_node).await {
-                        Ok(()) => self.start_node(test, &node).await,
-                        Err(e) => Err(e),
-                    }
-                }
+                _ if self.paused.remove(&node) => match self.resume_node(Some(test), &node).await {
+                    Ok(()) => self.start_node(test, &node).await,
+                    Err(e) => Err(e),
+                },
                 _ => self.start_node(test, &node).await,
             };
             match res {
@@ -263,12 +301,44 @@ impl LocalNemesis {
         }
     }
 
+    /// Resumes `node`: its cgroup on the local cluster, the db's resume otherwise (which needs
+    /// the test: at heal time without one, SSH nodes are resumed with the db's teardown).
+    async fn resume_node(&self, test: Option<&TestInfo>, node: &str) -> Result<(), NemesisError> {
+        if self.cluster.is_some() {
+            return self
+                .blocking(node.to_string(), LocalCluster::resume_node)
+                .await;
+        }
+        match test {
+            Some(t) => self.db_op(t, "resume", node).await,
+            None => Ok(()),
+        }
+    }
+
+    /// kill, pause or resume through the db (nodes that are not namespaces of ours).
+    async fn db_op(&self, test: &TestInfo, f: &str, node: &str) -> Result<(), NemesisError> {
+        let db = self.db.as_ref().ok_or_else(|| NemesisError::Unsupported {
+            what: f.to_string(),
+            why: "on SSH nodes kill, pause and resume go through the db (LocalNemesis::with_db)"
+                .into(),
+        })?;
+        match f {
+            "kill" => db.kill(test, node).await,
+            "pause" => db.pause(test, node).await,
+            _ => db.resume(test, node).await,
+        }
+        .map_err(NemesisError::Db)
+    }
+
     /// Runs a synchronous cluster operation off the async threads.
     async fn blocking<F>(&self, node: String, op: F) -> Result<(), NemesisError>
     where
         F: FnOnce(&LocalCluster, &str) -> Result<(), rift_control::ControlError> + Send + 'static,
     {
-        let cluster = self.cluster.clone();
+        let cluster = self
+            .cluster
+            .clone()
+            .ok_or_else(|| local_only("cgroup process faults"))?;
         tokio::task::spawn_blocking(move || op(&cluster, &node))
             .await
             .map_err(|e| NemesisError::Many(vec![format!("cluster task: {e}")]))?
@@ -313,7 +383,7 @@ impl LocalNemesis {
         } else {
             Vec::new()
         };
-        let targets = spec.resolve(&self.cluster.nodes(), &primaries, &mut self.rng)?;
+        let targets = spec.resolve(&self.nodes, &primaries, &mut self.rng)?;
         self.firewall.start_loss(&targets, percent).await?;
         Ok(Value::Map(vec![
             (
@@ -337,7 +407,11 @@ impl LocalNemesis {
                 .get("file")
                 .and_then(Value::as_name)
                 .ok_or_else(|| NemesisError::bad_value(f, "missing :file"))?;
-            let path = self.cluster.resolve_path(node, file)?;
+            let cluster = self
+                .cluster
+                .as_ref()
+                .ok_or_else(|| local_only("file corruption"))?;
+            let path = cluster.resolve_path(node, file)?;
             let result = if f == "bitflip" {
                 let p = spec
                     .get("probability")
@@ -409,10 +483,21 @@ fn explicit_grudge(value: &Value) -> Result<Grudge, NemesisError> {
     Ok(Grudge::complete(&out))
 }
 
+/// The error of a fault the nemesis only injects on the local cluster.
+fn local_only(what: &str) -> NemesisError {
+    NemesisError::Unsupported {
+        what: what.to_string(),
+        why: "only on the local cluster so far, not on SSH nodes".into(),
+    }
+}
+
 #[async_trait]
 impl Nemesis for LocalNemesis {
     async fn setup(&mut self, _test: &TestInfo) -> PlugResult<()> {
-        let backend = detect_backend().await?;
+        let backend = match self.cluster {
+            Some(_) => detect_backend().await?,
+            None => self.firewall.detect_remote().await?,
+        };
         if backend == Backend::Iptables {
             tracing::info!("nft not found: partitions and packet loss use iptables");
         }
@@ -425,7 +510,7 @@ impl Nemesis for LocalNemesis {
         let f = op.f_name().to_string();
         let value = self.apply(test, &f, &op.value).await?;
         let mut done = op.complete(OpType::Info, value);
-        if let Some(offsets) = self.clock.take_measured() {
+        if let Some(offsets) = self.clock.as_mut().and_then(LocalClock::take_measured) {
             done.set_extra("clock-offsets", offsets_value(&offsets));
         }
         Ok(done)

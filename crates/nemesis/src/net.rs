@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rift_control::{output_tail, LocalCluster};
+use rift_control::{output_tail, Cmd, LocalCluster, Remote};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -240,21 +240,98 @@ async fn nft_in(node: &str, ns: &str, script: &str, backend: Backend) -> Result<
     }
 }
 
-/// The firewall of a [`LocalCluster`]: remembers each node's rules and rewrites a node's table
-/// as a whole whenever they change, all nodes concurrently (one `nft -f -` per namespace).
+/// Where a firewall's rules go.
+#[derive(Clone)]
+enum Nodes {
+    /// Each node's network namespace, entered directly (`ip netns exec`).
+    Local(Arc<LocalCluster>),
+    /// Each node through a [`Remote`] (SSH to real machines: nft runs as root there), with the
+    /// addresses the nodes know each other by.
+    Remote {
+        remote: Arc<dyn Remote>,
+        addresses: BTreeMap<String, Ipv4Addr>,
+    },
+}
+
+/// Runs a rules script on `node` through `remote`.
+async fn rules_over(
+    remote: &dyn Remote,
+    node: &str,
+    script: String,
+    backend: Backend,
+) -> Result<(), NemesisError> {
+    let cmd = match backend {
+        Backend::Nft => Cmd::new("nft").args(["-f", "-"]),
+        Backend::Iptables => Cmd::new("sh").arg("-s"),
+    }
+    .stdin(script.into_bytes())
+    .timeout(NFT_TIMEOUT);
+    remote
+        .exec(node, &cmd)
+        .await
+        .map(|_| ())
+        .map_err(|e| NemesisError::Many(vec![format!("{node}: {e}")]))
+}
+
+/// The firewall of a cluster: remembers each node's rules and rewrites a node's table as a
+/// whole whenever they change, all nodes concurrently (one `nft -f -` per node).
 pub struct Firewall {
-    cluster: Arc<LocalCluster>,
+    nodes: Nodes,
     rules: BTreeMap<String, NodeRules>,
     backend: Backend,
 }
 
 impl Firewall {
-    /// A firewall with no rules (it does not touch the namespaces yet).
+    /// A firewall of the local cluster with no rules (it does not touch the namespaces yet).
     pub fn new(cluster: Arc<LocalCluster>) -> Firewall {
         Firewall {
-            cluster,
+            nodes: Nodes::Local(cluster),
             rules: BTreeMap::new(),
             backend: Backend::Nft,
+        }
+    }
+
+    /// A firewall of the nodes behind `remote` (real machines over SSH), which know each other
+    /// by `addresses`.
+    pub fn remote(remote: Arc<dyn Remote>, addresses: BTreeMap<String, Ipv4Addr>) -> Firewall {
+        Firewall {
+            nodes: Nodes::Remote { remote, addresses },
+            rules: BTreeMap::new(),
+            backend: Backend::Nft,
+        }
+    }
+
+    /// The backend for SSH nodes: `RIFT_FIREWALL` if set, else nft when the first node has
+    /// it, else iptables when it has that, else [`NemesisError::NftMissing`].
+    pub async fn detect_remote(&self) -> Result<Backend, NemesisError> {
+        let Nodes::Remote { remote, addresses } = &self.nodes else {
+            return detect_backend().await;
+        };
+        match std::env::var(BACKEND_VAR).as_deref() {
+            Ok("nft") => return Ok(Backend::Nft),
+            Ok("iptables") => return Ok(Backend::Iptables),
+            _ => {}
+        }
+        let Some(node) = addresses.keys().next() else {
+            return Ok(Backend::Nft);
+        };
+        let cmd = Cmd::shell("command -v nft >/dev/null && echo nft || { command -v iptables >/dev/null && echo iptables; } || echo none");
+        let out = remote
+            .exec(node, &cmd)
+            .await
+            .map_err(|e| NemesisError::Many(vec![e.to_string()]))?;
+        match out.stdout_str().trim() {
+            "nft" => Ok(Backend::Nft),
+            "iptables" => Ok(Backend::Iptables),
+            _ => Err(NemesisError::NftMissing),
+        }
+    }
+
+    /// The nodes this firewall covers.
+    pub fn node_names(&self) -> Vec<String> {
+        match &self.nodes {
+            Nodes::Local(c) => c.nodes(),
+            Nodes::Remote { addresses, .. } => addresses.keys().cloned().collect(),
         }
     }
 
@@ -277,7 +354,7 @@ impl Firewall {
     /// took to apply.
     pub async fn partition(&mut self, grudge: &Grudge) -> Result<Duration, NemesisError> {
         let mut next = self.rules.clone();
-        for node in self.cluster.nodes() {
+        for node in self.node_names() {
             let mut peers = BTreeSet::new();
             for other in grudge.of(&node) {
                 peers.insert(self.address(&other)?);
@@ -322,8 +399,7 @@ impl Firewall {
     pub async fn heal_all(&mut self) -> Result<Duration, NemesisError> {
         self.rules.clear();
         let all = self
-            .cluster
-            .nodes()
+            .node_names()
             .into_iter()
             .map(|n| (n, NodeRules::default()))
             .collect();
@@ -332,7 +408,24 @@ impl Firewall {
 
     /// Whether `node`'s namespace holds `table inet rift` now (asks nft).
     pub async fn has_table(&self, node: &str) -> Result<bool, NemesisError> {
-        let ns = self.cluster.state().node(node)?.namespace.clone();
+        let ns = match &self.nodes {
+            Nodes::Local(c) => c.state().node(node)?.namespace.clone(),
+            Nodes::Remote { remote, .. } => {
+                let cmd = match self.backend {
+                    Backend::Iptables => Cmd::shell(
+                        "iptables -w -S RIFT-INPUT >/dev/null 2>&1 && echo yes || echo no",
+                    ),
+                    Backend::Nft => Cmd::shell(format!(
+                        "nft list tables | grep -qx 'table inet {TABLE}' && echo yes || echo no"
+                    )),
+                };
+                let out = remote
+                    .exec(node, &cmd)
+                    .await
+                    .map_err(|e| NemesisError::Many(vec![e.to_string()]))?;
+                return Ok(out.stdout_str().trim() == "yes");
+            }
+        };
         if self.backend == Backend::Iptables {
             let out = Command::new("ip")
                 .args(["netns", "exec", &ns, "iptables", "-w", "-S", "RIFT-INPUT"])
@@ -353,9 +446,11 @@ impl Firewall {
     }
 
     fn address(&self, node: &str) -> Result<Ipv4Addr, NemesisError> {
-        self.cluster
-            .address(node)
-            .map_err(|_| NemesisError::UnknownNode(node.to_string()))
+        let unknown = || NemesisError::UnknownNode(node.to_string());
+        match &self.nodes {
+            Nodes::Local(c) => c.address(node).map_err(|_| unknown()),
+            Nodes::Remote { addresses, .. } => addresses.get(node).copied().ok_or_else(unknown),
+        }
     }
 
     /// Applies the nodes whose rules differ from the current ones; on success `next` becomes
@@ -376,13 +471,21 @@ impl Firewall {
         let started = Instant::now();
         let mut set = tokio::task::JoinSet::new();
         for (node, rules) in tables {
-            let ns = self.cluster.state().node(&node)?.namespace.clone();
             let backend = self.backend;
             let script = match backend {
                 Backend::Nft => render(&rules),
                 Backend::Iptables => render_iptables(&rules),
             };
-            set.spawn(async move { nft_in(&node, &ns, &script, backend).await });
+            match &self.nodes {
+                Nodes::Local(c) => {
+                    let ns = c.state().node(&node)?.namespace.clone();
+                    set.spawn(async move { nft_in(&node, &ns, &script, backend).await });
+                }
+                Nodes::Remote { remote, .. } => {
+                    let remote = remote.clone();
+                    set.spawn(async move { rules_over(&*remote, &node, script, backend).await });
+                }
+            }
         }
         let mut failures = Vec::new();
         while let Some(res) = set.join_next().await {

@@ -415,7 +415,7 @@ fn strobe_varies_and_heal_cancels_it() {
             .await
             .unwrap();
         assert_eq!(done.value, v);
-        assert_eq!(nem.clock().active_strobes(), 1);
+        assert_eq!(nem.clock().unwrap().active_strobes(), 1);
         let mut seen = Vec::new();
         for _ in 0..12 {
             let o = offsets_of(
@@ -437,7 +437,7 @@ fn strobe_varies_and_heal_cancels_it() {
         assert!(seen.iter().any(|x| near(*x, 5.0, 0.2)), "{seen:?}");
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert_eq!(
-            nem.clock().active_strobes(),
+            nem.clock().unwrap().active_strobes(),
             0,
             "the strobe ended by itself"
         );
@@ -455,7 +455,7 @@ fn strobe_varies_and_heal_cancels_it() {
         nem.invoke(&test, &nemesis_op("strobe-clock", v))
             .await
             .unwrap();
-        assert_eq!(nem.clock().active_strobes(), 2);
+        assert_eq!(nem.clock().unwrap().active_strobes(), 2);
         tokio::time::sleep(Duration::from_millis(100)).await;
         let o = offsets_of(
             &nem.invoke(&test, &nemesis_op("check-clock-offsets", Value::Nil))
@@ -467,13 +467,18 @@ fn strobe_varies_and_heal_cancels_it() {
             "{o:?}"
         );
         nem.teardown(&test).await.unwrap();
-        assert_eq!(nem.clock().active_strobes(), 0);
+        assert_eq!(nem.clock().unwrap().active_strobes(), 0);
         for node in cluster.nodes() {
             assert_eq!(offset(&cluster, &node).unwrap(), 0.0, "{node}");
         }
         // Nothing writes the files after the heal.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let o = nem.clock().measure(&cluster.nodes()).await.unwrap();
+        let o = nem
+            .clock()
+            .unwrap()
+            .measure(&cluster.nodes())
+            .await
+            .unwrap();
         assert!(o.values().all(|x| near(*x, 0.0, 0.1)), "{o:?}");
 
         // Dropping the nemesis stops a strobe too.

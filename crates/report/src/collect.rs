@@ -336,7 +336,20 @@ mod tests {
             op(1, 2_000_000, Invoke, c(1), "write", Value::Int(1)),
             op(2, 4_000_000, Ok, c(0), "read", Value::Int(1)),
             op(3, 5_000_000, Invoke, Process::Nemesis, "bump", Value::Nil),
-            op(4, 6_000_000, Info, Process::Nemesis, "bump", offsets),
+            {
+                // As the clock nemesis records a bump: the deltas (ms) as the value, the
+                // measured offsets beside it.
+                let mut b = op(
+                    4,
+                    6_000_000,
+                    Info,
+                    Process::Nemesis,
+                    "bump",
+                    Value::Map(vec![(Value::str("n1"), Value::Int(500))]),
+                );
+                b.set_extra("clock-offsets", offsets);
+                b
+            },
             op(
                 5,
                 7_000_000,
