@@ -144,6 +144,25 @@ pub struct TestArgs {
     /// replica's own copy: stale behind a partition).
     #[arg(long, default_value = "primary")]
     pub kv_reads: String,
+    /// The nodes are real machines reached over SSH (implied by --username, --password and
+    /// --ssh-private-key); without it they are the local cluster's network namespaces.
+    #[arg(long)]
+    pub ssh: bool,
+    /// SSH: the login user (default root; others run commands with sudo).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// SSH: a password (needs sshpass; prefer a key).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// SSH: the private key file.
+    #[arg(long)]
+    pub ssh_private_key: Option<PathBuf>,
+    /// SSH: the port.
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+    /// SSH: check host keys against known_hosts (off by default, as in Jepsen).
+    #[arg(long)]
+    pub strict_host_key_checking: bool,
     /// Run on the local cluster already up at --cluster-root (from `rift cluster up`) instead
     /// of bringing one up and down.
     #[arg(long)]
@@ -242,6 +261,14 @@ pub struct CheckArgs {
 }
 
 impl TestArgs {
+    /// Whether the nodes are SSH machines.
+    pub fn uses_ssh(&self) -> bool {
+        self.ssh
+            || self.username.is_some()
+            || self.password.is_some()
+            || self.ssh_private_key.is_some()
+    }
+
     /// Where the local cluster lives.
     pub fn cluster_at(&self) -> ClusterAt {
         ClusterAt {

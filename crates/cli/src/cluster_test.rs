@@ -1,33 +1,131 @@
-//! `rift test --db kv`: a real system on the local cluster, with faults.
+//! `rift test --db kv`: a real system on the local cluster (or on SSH nodes), with faults.
 //!
-//! The cluster is brought up before the first run and torn down after the last (also when a
-//! run fails, panics or is interrupted), unless `--reuse-cluster` names one that `rift cluster
-//! up` made, or `--leave-db-running` asks to keep it.
+//! The local cluster is brought up before the first run and torn down after the last (also
+//! when a run fails, panics or is interrupted), unless `--reuse-cluster` names one that `rift
+//! cluster up` made, or `--leave-db-running` asks to keep it. With `--ssh` (or any of
+//! `--username`, `--password`, `--ssh-private-key`) the nodes are real machines: the `rift`
+//! binary is copied to each (it runs the rift-kv server) and faults go through SSH.
 
 use crate::args::{bad, TestArgs};
 use anyhow::Result;
-use rift_control::{ClusterConfig, LocalCluster};
+use rift_control::{ClusterConfig, LocalCluster, Remote, SshConfig, SshRemote};
 use rift_core::workload::{self, NemesisPhase, WorkloadOptions};
 use rift_core::{RunOptions, Test};
 use rift_kv::{KvClient, KvDb, KvWorkload, ReadMode};
 use rift_nemesis::{LocalNemesis, PackageOptions};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The workloads rift-kv serves.
 pub const KV_WORKLOADS: &[&str] = &["register", "set"];
 
-/// The local cluster a `rift test` runs on, torn down on drop when this run created it.
-pub struct TestCluster {
+/// Where a `rift test` runs: the local cluster (torn down on drop when this run created it), or
+/// SSH nodes.
+pub enum TestCluster {
+    /// Network namespaces on this machine.
+    Local(LocalTestCluster),
+    /// Real machines over SSH.
+    Ssh(SshNodes),
+}
+
+/// The local cluster of a run.
+pub struct LocalTestCluster {
     /// The cluster.
     pub cluster: Arc<LocalCluster>,
     owned: bool,
     keep: bool,
 }
 
+/// SSH nodes: the remote, each node's IPv4 address, and where rift is installed on them.
+pub struct SshNodes {
+    /// The connection.
+    pub remote: Arc<SshRemote>,
+    /// Node name to address (as the control machine resolves it).
+    pub addresses: BTreeMap<String, Ipv4Addr>,
+}
+
+/// Where rift keeps its files on an SSH node (per node name, so that nodes sharing a file
+/// system do not collide).
+fn ssh_home(node: &str) -> String {
+    format!("/var/lib/rift/{node}")
+}
+
 impl TestCluster {
-    /// Brings up (or, with `--reuse-cluster`, opens) the local cluster for `nodes`.
+    /// The local cluster for `nodes`, or SSH connections to them.
     pub fn start(a: &TestArgs, nodes: &[String]) -> Result<TestCluster> {
+        if a.uses_ssh() {
+            return SshNodes::connect(a, nodes).map(TestCluster::Ssh);
+        }
+        LocalTestCluster::start(a, nodes).map(TestCluster::Local)
+    }
+
+    /// The node names.
+    pub fn nodes(&self) -> Vec<String> {
+        match self {
+            TestCluster::Local(l) => l.cluster.nodes(),
+            TestCluster::Ssh(s) => s.addresses.keys().cloned().collect(),
+        }
+    }
+}
+
+impl SshNodes {
+    /// Resolves the nodes, checks that each answers over SSH, and installs this `rift` binary
+    /// on each (it runs the rift-kv server there).
+    pub fn connect(a: &TestArgs, nodes: &[String]) -> Result<SshNodes> {
+        let mut config = SshConfig {
+            username: a.username.clone().unwrap_or_else(|| "root".into()),
+            password: a.password.clone(),
+            private_key: a.ssh_private_key.clone(),
+            port: a.ssh_port,
+            strict_host_key_checking: a.strict_host_key_checking,
+            ..SshConfig::default()
+        };
+        config.sudo = config.username != "root";
+        let mut addresses = BTreeMap::new();
+        for node in nodes {
+            let addr = (node.as_str(), a.ssh_port)
+                .to_socket_addrs()
+                .map_err(|e| bad(format!("--nodes: cannot resolve {node:?}: {e}")))?
+                .find_map(|sa| match sa.ip() {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                })
+                .ok_or_else(|| bad(format!("--nodes: {node:?} has no IPv4 address")))?;
+            addresses.insert(node.clone(), addr);
+        }
+        let remote = Arc::new(SshRemote::new(config)?);
+        let exe = std::env::current_exe()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let results = rt.block_on(rift_control::on_nodes(nodes, |node| {
+            let remote = remote.clone();
+            let exe = exe.clone();
+            async move {
+                let home = ssh_home(&node);
+                let mkdir = rift_control::Cmd::new("mkdir").args(["-p", &home]);
+                remote.exec(&node, &mkdir).await?;
+                let bin = format!("{home}/rift");
+                remote.upload(&node, &exe, &bin).await?;
+                remote
+                    .exec(&node, &rift_control::Cmd::new("chmod").args(["755", &bin]))
+                    .await
+                    .map(|_| ())
+            }
+        }));
+        for (node, r) in results {
+            r.map_err(|e| anyhow::anyhow!("installing rift on {node}: {e}"))?;
+        }
+        eprintln!("rift installed on {} SSH nodes", nodes.len());
+        Ok(SshNodes { remote, addresses })
+    }
+}
+
+impl LocalTestCluster {
+    /// Brings up (or, with `--reuse-cluster`, opens) the local cluster for `nodes`.
+    pub fn start(a: &TestArgs, nodes: &[String]) -> Result<LocalTestCluster> {
         let at = &a.cluster_at();
         if a.reuse_cluster {
             let cluster = LocalCluster::open(&at.root).map_err(crate::cluster_error)?;
@@ -41,7 +139,7 @@ impl TestCluster {
                 .into());
             }
             eprintln!("using the local cluster at {}", at.root.display());
-            return Ok(TestCluster {
+            return Ok(LocalTestCluster {
                 cluster: Arc::new(cluster),
                 owned: false,
                 keep: true,
@@ -69,7 +167,7 @@ impl TestCluster {
             nodes.len(),
             t.elapsed().as_millis()
         );
-        Ok(TestCluster {
+        Ok(LocalTestCluster {
             cluster: Arc::new(cluster),
             owned: true,
             keep: a.leave_db_running,
@@ -77,7 +175,7 @@ impl TestCluster {
     }
 }
 
-impl Drop for TestCluster {
+impl Drop for LocalTestCluster {
     fn drop(&mut self) {
         if !self.owned {
             return;
@@ -121,26 +219,13 @@ pub fn kv_test(
         }
     };
     let reads = ReadMode::parse(&a.kv_reads).map_err(bad)?;
-    let exe = std::env::current_exe()?;
-    let server = vec![exe.display().to_string(), "kv-server".to_string()];
     let faults = rift_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
     let watchdog = a
         .watchdog
         .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
-    let mut db = KvDb::on_local_cluster(tc.cluster.clone(), server, reads)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if faults.contains("clock") {
-        // The servers run under libfaketime, so that the clock nemesis skews their clocks
-        // (and only theirs: the host clock is never touched).
-        rift_control::clock::require_faketime().map_err(bad)?;
-        for node in tc.cluster.nodes() {
-            let env = rift_control::clock::faketime_env(&tc.cluster, &node)?;
-            db = db.with_env(&node, env);
-        }
-    }
-    let db = Arc::new(db);
+    let db = Arc::new(kv_db(tc, reads, &faults)?);
     let client = KvClient::new(db.client_addresses(), kind);
-    let mut popts = PackageOptions::new(faults.clone(), tc.cluster.nodes());
+    let mut popts = PackageOptions::new(faults.clone(), tc.nodes());
     popts.interval_ns = (a.nemesis_interval * 1e9) as i64;
     popts.files = vec![format!("data/{}", rift_kv::LOG_FILE)];
     let packages = rift_nemesis::packages(&popts).map_err(bad)?;
@@ -166,7 +251,14 @@ pub fn kv_test(
             final_generator: package.final_generator,
             recovery: Duration::from_secs_f64(a.recovery_time),
         };
-        let mut nem = LocalNemesis::new(tc.cluster.clone(), seed).with_db(db.clone());
+        let nem = match tc {
+            TestCluster::Local(l) => LocalNemesis::new(l.cluster.clone(), seed),
+            TestCluster::Ssh(s) => {
+                let remote: Arc<dyn Remote> = s.remote.clone();
+                LocalNemesis::over_remote(remote, s.addresses.clone(), seed)
+            }
+        };
+        let mut nem = nem.with_db(db.clone());
         if let Some(w) = &watchdog {
             nem = nem.with_watchdog(w.clone());
         }
@@ -187,7 +279,7 @@ pub fn kv_test(
     };
     Ok(Test {
         name: format!("kv-{}-{nemesis_name}", o.workload),
-        nodes: tc.cluster.nodes(),
+        nodes: tc.nodes(),
         concurrency,
         db,
         client: Box::new(client),
@@ -200,4 +292,63 @@ pub fn kv_test(
         perf,
         watchdog,
     })
+}
+
+/// rift-kv on the run's nodes: on the local cluster with this binary; on SSH nodes with the
+/// copy installed there. Clock faults need the local cluster (libfaketime), file faults too.
+fn kv_db(
+    tc: &TestCluster,
+    reads: ReadMode,
+    faults: &std::collections::BTreeSet<String>,
+) -> Result<KvDb> {
+    let to_err = |e: rift_core::RiftError| anyhow::anyhow!("{e}");
+    match tc {
+        TestCluster::Local(l) => {
+            let exe = std::env::current_exe()?;
+            let server = vec![exe.display().to_string(), "kv-server".to_string()];
+            let mut db =
+                KvDb::on_local_cluster(l.cluster.clone(), server, reads).map_err(to_err)?;
+            if faults.contains("clock") {
+                // The servers run under libfaketime, so that the clock nemesis skews their
+                // clocks (and only theirs: the host clock is never touched).
+                rift_control::clock::require_faketime().map_err(bad)?;
+                for node in l.cluster.nodes() {
+                    let env = rift_control::clock::faketime_env(&l.cluster, &node)?;
+                    db = db.with_env(&node, env);
+                }
+            }
+            Ok(db)
+        }
+        TestCluster::Ssh(s) => {
+            if let Some(f) = faults.iter().find(|f| *f == "clock" || *f == "file") {
+                return Err(bad(format!(
+                    "--nemesis {f}: only on the local cluster so far, not on SSH nodes"
+                ))
+                .into());
+            }
+            let nodes = s
+                .addresses
+                .iter()
+                .map(|(n, addr)| {
+                    let home = ssh_home(n);
+                    let dirs = rift_kv::NodeDirs {
+                        address: IpAddr::V4(*addr),
+                        data_dir: format!("{home}/data").into(),
+                        log_dir: format!("{home}/log").into(),
+                    };
+                    (n.clone(), dirs)
+                })
+                .collect();
+            // Every node runs its own copy; `{home}/rift kv-server ...`.
+            let first = s.addresses.keys().next().cloned().unwrap_or_default();
+            let server = vec![
+                format!("{}/rift", ssh_home(&first)),
+                "kv-server".to_string(),
+            ];
+            let remote: Arc<dyn Remote> = s.remote.clone();
+            KvDb::new(remote, nodes, server, reads)
+                .map(|db| db.with_node_servers(|n| format!("{}/rift", ssh_home(n))))
+                .map_err(to_err)
+        }
+    }
 }

@@ -291,3 +291,146 @@ fn interrupted_cluster_runs_leave_nothing_behind() {
         assert_eq!(results["valid?"], "unknown");
     }
 }
+
+/// Kills the sshds and removes what the run installed, even when an assertion fails.
+struct SshGuard {
+    sshds: Vec<std::process::Child>,
+    homes: Vec<String>,
+    root: std::path::PathBuf,
+    prefix: String,
+}
+
+impl Drop for SshGuard {
+    fn drop(&mut self) {
+        for c in &mut self.sshds {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for h in &self.homes {
+            let _ = std::fs::remove_dir_all(h);
+        }
+        let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
+            .args(["cluster", "down", "--prefix", &self.prefix, "--root"])
+            .arg(&self.root)
+            .output();
+    }
+}
+
+/// `rift test --db kv` on SSH nodes: real sshds, one per node of a local cluster, so that
+/// the install, the db, the clients and every fault take the SSH path real machines use.
+#[test]
+fn kv_over_ssh_with_partitions_kills_and_pauses() {
+    if skip("kv_over_ssh_with_partitions_kills_and_pauses") {
+        return;
+    }
+    if !Path::new("/usr/sbin/sshd").exists() {
+        println!("skipped: kv_over_ssh needs sshd (apt-get install openssh-server)");
+        return;
+    }
+    let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let prefix = format!("rkc{}h-", std::process::id() % 100_000);
+    let root = dir.path().join("cluster");
+    let mut guard = SshGuard {
+        sshds: Vec::new(),
+        homes: Vec::new(),
+        root: root.clone(),
+        prefix: prefix.clone(),
+    };
+    let rift = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rift"))
+            .args(args)
+            .args(["--prefix", &prefix, "--root"])
+            .arg(&root)
+            .output()
+            .unwrap()
+    };
+    let o = rift(&["cluster", "up", "--nodes", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = rift(&["cluster", "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ssh-keygen -q -t ed25519 -N '' -f {d}/id && ssh-keygen -q -t ed25519 -N '' -f {d}/host \
+             && cp {d}/id.pub {d}/authorized_keys && mkdir -p /run/sshd"
+        ))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::write(
+        dir.path().join("sshd_config"),
+        format!(
+            "Port 2222\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\n\
+             StrictModes no\nPidFile none\nSubsystem sftp /usr/lib/openssh/sftp-server\n"
+        ),
+    )
+    .unwrap();
+    let mut addresses = Vec::new();
+    for n in status["nodes"].as_array().unwrap() {
+        let ns = n["namespace"].as_str().unwrap();
+        let addr = n["address"].as_str().unwrap().to_string();
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f"])
+            .arg(dir.path().join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        guard.sshds.push(child);
+        guard.homes.push(format!("/var/lib/rift/{addr}"));
+        addresses.push(addr);
+    }
+    for a in &addresses {
+        let up = (0..200).any(|_| {
+            let ok = std::net::TcpStream::connect((a.as_str(), 2222)).is_ok();
+            if !ok {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            ok
+        });
+        assert!(up, "sshd on {a} never listened");
+    }
+    let nodes = addresses.join(",");
+    let key = format!("{d}/id");
+    let o = Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args([
+            "test",
+            "--db",
+            "kv",
+            "--workload",
+            "register",
+            "--nodes",
+            &nodes,
+        ])
+        .args(["--ssh-private-key", &key, "--ssh-port", "2222"])
+        .args([
+            "--nemesis",
+            "partition,kill,pause",
+            "--nemesis-interval",
+            "1",
+        ])
+        .args(["--time-limit", "6", "--recovery-time", "1", "--store"])
+        .arg(dir.path().join("store"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for f in ["start-partition", "kill", "pause"] {
+        assert!(history.contains(&format!("\"f\":\"{f}\"")), "no {f}");
+    }
+    // The servers are gone after the run (the db's teardown, over SSH).
+    let ps = Command::new("pgrep")
+        .args(["-f", "/var/lib/rift/.*/rift kv-server"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
+        "servers left"
+    );
+    drop(guard);
+}

@@ -38,6 +38,7 @@ pub struct KvDb {
     reads: ReadMode,
     start_timeout: Duration,
     env: BTreeMap<String, Vec<(String, String)>>,
+    node_server: BTreeMap<String, String>,
 }
 
 impl KvDb {
@@ -64,6 +65,7 @@ impl KvDb {
             reads,
             start_timeout: Duration::from_secs(10),
             env: BTreeMap::new(),
+            node_server: BTreeMap::new(),
         })
     }
 
@@ -89,6 +91,13 @@ impl KvDb {
     /// `rift_control::clock::faketime_env`, so that clock faults reach it).
     pub fn with_env(mut self, node: &str, env: Vec<(String, String)>) -> KvDb {
         self.env.insert(node.to_string(), env);
+        self
+    }
+
+    /// Runs each node's server from `bin(node)` instead of the server command's program
+    /// (machines that each got their own copy).
+    pub fn with_node_servers(mut self, bin: impl Fn(&str) -> String) -> KvDb {
+        self.node_server = self.nodes.keys().map(|n| (n.clone(), bin(n))).collect();
         self
     }
 
@@ -132,7 +141,11 @@ impl KvDb {
             args.extend(["--primary".to_string(), format!("{p}:{}", self.port)]);
         }
         Ok(DaemonSpec {
-            bin: self.server[0].clone(),
+            bin: self
+                .node_server
+                .get(node)
+                .cloned()
+                .unwrap_or_else(|| self.server[0].clone()),
             args,
             pidfile: self.pidfile(node)?,
             logfile: d.log_dir.join("kvd.log").display().to_string(),
