@@ -266,9 +266,10 @@ fn interrupted_cluster_runs_leave_nothing_behind() {
         // SAFETY: sending a signal to our own child process.
         unsafe { libc_kill(child.id() as i32, signal) };
         let o = child.wait_with_output().unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(2),
+        // Never valid: unknown (2), or invalid (1) when what ran already shows a problem (an
+        // f that never succeeded while every node was paused, say).
+        assert!(
+            matches!(o.status.code(), Some(1 | 2)),
             "signal {signal}: {}",
             describe(&o)
         );
@@ -288,7 +289,9 @@ fn interrupted_cluster_runs_leave_nothing_behind() {
         );
         let run = std::fs::canonicalize(store.join("latest")).unwrap();
         let results = read_json(&run.join("results.json"));
-        assert_eq!(results["valid?"], "unknown");
+        assert_ne!(results["valid?"], true);
+        let name = if signal == 2 { "SIGINT" } else { "SIGTERM" };
+        assert_eq!(results["interrupted"], name, "{results}");
     }
 }
 
