@@ -123,9 +123,65 @@ impl SshNodes {
     }
 }
 
+/// Whether `program` runs here (`program --version`).
+fn runs(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The host tools a local-cluster run needs: `ip` (iproute2) always, `nft` (nftables, or
+/// iptables) for network faults, libfaketime for clock faults. As root they are installed with
+/// apt when missing; otherwise the error says exactly what to install.
+fn ensure_host_tools(faults: &std::collections::BTreeSet<String>) -> Result<()> {
+    let mut missing = Vec::new();
+    if !runs("ip") {
+        missing.push("iproute2");
+    }
+    let network = faults.contains("partition") || faults.contains("packet");
+    if network && !runs("nft") && !runs("iptables") {
+        missing.push("nftables");
+    }
+    if faults.contains("clock") && rift_control::clock::faketime_lib().is_none() {
+        missing.push("libfaketime");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !rift_control::is_root() {
+        return Err(bad(format!(
+            "the local cluster needs {list}: run `sudo apt-get install -y {list}` (and run rift as root)"
+        ))
+        .into());
+    }
+    eprintln!("installing {list} with apt-get");
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q {list} >/dev/null 2>&1 || \
+             {{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q {list}; }}"
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(anyhow::anyhow!(
+            "`apt-get install -y {list}` failed; install it by hand"
+        ));
+    }
+    Ok(())
+}
+
 impl LocalTestCluster {
     /// Brings up (or, with `--reuse-cluster`, opens) the local cluster for `nodes`.
     pub fn start(a: &TestArgs, nodes: &[String]) -> Result<LocalTestCluster> {
+        if rift_control::is_root() || a.reuse_cluster {
+            let faults = rift_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
+            ensure_host_tools(&faults)?;
+        }
         let at = &a.cluster_at();
         if a.reuse_cluster {
             let cluster = LocalCluster::open(&at.root).map_err(crate::cluster_error)?;

@@ -1,8 +1,10 @@
-//! The live one-line progress display on a terminal: elapsed time, ops done, rate, active faults.
+//! Progress while a test runs: on a terminal a live line (indicatif) with elapsed time, ops
+//! done, rate and active faults, log lines printed above it; otherwise a plain log line every
+//! 10 seconds.
 
 use rift_history::Op;
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,18 +82,35 @@ impl Progress {
         self.done.store(true, Ordering::Relaxed);
     }
 
-    /// Redraws the line on stderr four times a second while stderr is a terminal.
+    /// On a terminal, redraws the line on stderr four times a second (indicatif, with log
+    /// lines printed above it); otherwise logs it every 10 s.
     pub fn spawn_display(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             if !std::io::stderr().is_terminal() {
+                let mut last = Instant::now();
+                while !self.done.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if last.elapsed() >= Duration::from_secs(10) {
+                        tracing::info!("progress: {}", self.line());
+                        last = Instant::now();
+                    }
+                }
                 return;
             }
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr_with_hz(4),
+            )
+            .with_style(indicatif::ProgressStyle::default_spinner());
+            crate::log::set_bar(Some(bar.clone()));
             while !self.done.load(Ordering::Relaxed) {
-                eprint!("\r\x1b[2K{}", self.line());
-                let _ = std::io::stderr().flush();
+                bar.set_message(self.line());
+                bar.tick();
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            eprintln!("\r\x1b[2K{}", self.line());
+            crate::log::set_bar(None);
+            bar.finish_and_clear();
+            eprintln!("{}", self.line());
         })
     }
 }
