@@ -133,6 +133,10 @@ pub struct TestArgs {
     /// starts after as long again).
     #[arg(long, default_value_t = 10.0, value_parser = positive_f64)]
     pub nemesis_interval: f64,
+    /// Rotate the fault packages: every this many seconds pick a random subset of them
+    /// (sometimes none) to run for the next window, healing those that leave.
+    #[arg(long, value_parser = positive_f64)]
+    pub nemesis_rotate: Option<f64>,
     /// Seconds to wait after healing every fault before the final reads.
     #[arg(long, default_value_t = 5.0, value_parser = non_negative_f64)]
     pub recovery_time: f64,

@@ -292,7 +292,12 @@ pub fn kv_test(
             Box::new(rift_core::NoopNemesis),
         )
     } else {
-        let package = rift_nemesis::compose(packages);
+        let package = match a.nemesis_rotate {
+            // The Bufstream suite's schedule: every window, a random subset of the packages
+            // (sometimes none), healing those that leave.
+            Some(secs) => rift_nemesis::rotating_package(packages, (secs * 1e9) as i64),
+            None => rift_nemesis::compose(packages),
+        };
         let perf = serde_json::Value::Array(
             package
                 .perf
@@ -324,6 +329,9 @@ pub fn kv_test(
     spec["kv-reads"] = reads.name().into();
     spec["nemesis"] = faults.iter().cloned().collect::<Vec<_>>().into();
     spec["nemesis-interval-s"] = a.nemesis_interval.into();
+    if let Some(secs) = a.nemesis_rotate {
+        spec["nemesis-rotate-s"] = secs.into();
+    }
     let checker = workload::checker_for(&spec).map_err(bad)?;
     let generator =
         workload::generator_with_nemesis(&o.workload, o.rate_hz, o.time_limit, concurrency, phase)

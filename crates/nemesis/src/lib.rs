@@ -86,9 +86,11 @@
 //!   our own chains `RIFT-INPUT`/`RIFT-OUTPUT` and one jump to each, removed on heal; nothing
 //!   else is flushed); with neither it fails with [`NemesisError::NftMissing`], whose message
 //!   says what to install. `RIFT_FIREWALL=nft|iptables` forces a backend.
-//! - Delay, reorder, duplication, corruption and rate limits of packets need `tc netem`; this
-//!   kernel has no `sch_netem`, so `start-packet` with such a behaviour fails with
-//!   [`NemesisError::Unsupported`] saying so. Loss works.
+//! - Delay, reorder, duplication, corruption and rate limits of packets need `tc netem`
+//!   ([`netem`]): rift probes each time (a no-op netem qdisc on the first target) and applies
+//!   them where the kernel has `sch_netem`; this machine's kernel has none, so there
+//!   `start-packet` with such a behaviour fails with [`NemesisError::Unsupported`] saying so.
+//!   Loss alone always goes through nft.
 //! - `nft` runs in the node's namespace but outside its cgroup, so a paused node can still be
 //!   partitioned and healed.
 //! - `start-partition` replaces the current partition (Jepsen's partitioner does the same);
@@ -117,6 +119,7 @@ mod error;
 mod grudge;
 mod nemesis;
 mod net;
+pub mod netem;
 mod nodespec;
 mod package;
 mod schedule;

@@ -16,6 +16,7 @@ use crate::corrupt;
 use crate::error::NemesisError;
 use crate::grudge::Grudge;
 use crate::net::{detect_backend, Backend, Firewall};
+use crate::netem;
 use crate::nodespec::{NodeSpec, Roles};
 
 /// The `f`s [`LocalNemesis`] handles.
@@ -52,6 +53,7 @@ pub struct LocalNemesis {
     roles: Roles,
     watchdog: Option<Arc<Watchdog>>,
     clock: Option<LocalClock>,
+    netem_nodes: BTreeSet<String>,
 }
 
 impl LocalNemesis {
@@ -67,6 +69,7 @@ impl LocalNemesis {
             paused: BTreeSet::new(),
             roles: Roles::new(),
             watchdog: None,
+            netem_nodes: BTreeSet::new(),
         }
     }
 
@@ -88,6 +91,7 @@ impl LocalNemesis {
             paused: BTreeSet::new(),
             roles: Roles::new(),
             watchdog: None,
+            netem_nodes: BTreeSet::new(),
         }
     }
 
@@ -136,6 +140,7 @@ impl LocalNemesis {
             "kill" | "start" | "pause" | "resume" => self.process_fault(test, f, value).await,
             "start-packet" => self.start_packet(test, value).await,
             "stop-packet" => {
+                self.stop_netem().await?;
                 self.firewall.stop_loss().await?;
                 Ok(Value::kw("packet-healed"))
             }
@@ -154,6 +159,9 @@ impl LocalNemesis {
     pub async fn heal(&mut self) -> Result<(), NemesisError> {
         let mut failures = Vec::new();
         if let Err(e) = self.firewall.heal_all().await {
+            failures.push(e.to_string());
+        }
+        if let Err(e) = self.stop_netem().await {
             failures.push(e.to_string());
         }
         if let Some(clock) = self.clock.as_mut() {
@@ -364,25 +372,30 @@ impl LocalNemesis {
         let entries = behaviour
             .as_map()
             .ok_or_else(|| NemesisError::bad_value(f, "behaviour must be a map"))?;
-        let mut percent = None;
-        for (k, v) in entries {
-            match k.as_name() {
-                Some("loss") => percent = Some(loss_percent(v.get("percent").unwrap_or(v))?),
-                Some(other) => {
-                    return Err(NemesisError::Unsupported {
-                        what: format!("packet {other}"),
-                        why: "no sch_netem in this kernel; only loss works, through nft".into(),
-                    })
-                }
-                None => return Err(NemesisError::bad_value(f, "behaviour keys are names")),
-            }
-        }
-        let percent = percent.ok_or_else(|| NemesisError::bad_value(f, "no loss given"))?;
         let primaries = if spec == NodeSpec::Primaries {
             self.primaries(test).await?
         } else {
             Vec::new()
         };
+        if netem::needs_netem(behaviour) {
+            let args = netem::netem_args(behaviour)?;
+            let targets = spec.resolve(&self.nodes, &primaries, &mut self.rng)?;
+            self.start_netem(&targets, &args).await?;
+            return Ok(Value::Map(vec![
+                (
+                    Value::kw("nodes"),
+                    Value::Vector(targets.iter().map(|n| Value::str(n)).collect()),
+                ),
+                (Value::kw("netem"), Value::str(args.trim())),
+            ]));
+        }
+        let mut percent = None;
+        for (k, v) in entries {
+            if k.as_name() == Some("loss") {
+                percent = Some(loss_percent(v.get("percent").unwrap_or(v))?);
+            }
+        }
+        let percent = percent.ok_or_else(|| NemesisError::bad_value(f, "no loss given"))?;
         let targets = spec.resolve(&self.nodes, &primaries, &mut self.rng)?;
         self.firewall.start_loss(&targets, percent).await?;
         Ok(Value::Map(vec![
@@ -392,6 +405,58 @@ impl LocalNemesis {
             ),
             (Value::kw("loss-percent"), Value::Int(i64::from(percent))),
         ]))
+    }
+
+    /// Applies netem `args` on `targets`, after checking that netem works on the first: a
+    /// kernel without `sch_netem` gets a clear "not supported here".
+    async fn start_netem(&mut self, targets: &[String], args: &str) -> Result<(), NemesisError> {
+        let Some(first) = targets.first() else {
+            return Ok(());
+        };
+        let probe = self.firewall.shell(first, &netem::probe_script()).await?;
+        if probe.trim() != "netem-ok" {
+            return Err(NemesisError::Unsupported {
+                what: "packet delay, duplication, reordering, corruption and rate".into(),
+                why: format!(
+                    "tc netem does not work on {first} ({}); the kernel needs sch_netem \
+                     (only loss works without it, through nft)",
+                    probe.trim()
+                ),
+            });
+        }
+        let mut failures = Vec::new();
+        for node in targets {
+            self.netem_nodes.insert(node.clone());
+            let out = self
+                .firewall
+                .shell(node, &format!("{}echo applied", netem::apply_script(args)))
+                .await;
+            match out {
+                Ok(o) if o.trim().ends_with("applied") => {}
+                Ok(o) => failures.push(format!("{node}: tc netem{args}: {}", o.trim())),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(NemesisError::Many(failures))
+        }
+    }
+
+    /// Removes the netem qdiscs this nemesis added.
+    async fn stop_netem(&mut self) -> Result<(), NemesisError> {
+        let mut failures = Vec::new();
+        for node in std::mem::take(&mut self.netem_nodes) {
+            if let Err(e) = self.firewall.shell(&node, &netem::heal_script()).await {
+                failures.push(e.to_string());
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(NemesisError::Many(failures))
+        }
     }
 
     fn corrupt(&mut self, f: &str, value: &Value) -> Result<Value, NemesisError> {

@@ -327,6 +327,45 @@ impl Firewall {
         }
     }
 
+    /// Runs a shell `script` on `node` (in its namespace on the local cluster, outside its
+    /// cgroup; through the remote otherwise) and returns its standard output.
+    pub async fn shell(&self, node: &str, script: &str) -> Result<String, NemesisError> {
+        match &self.nodes {
+            Nodes::Local(c) => {
+                let ns = c.state().node(node)?.namespace.clone();
+                let mut child = Command::new("ip")
+                    .args(["netns", "exec", &ns, "sh", "-s"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| NemesisError::io(format!("starting sh in {ns}"), e))?;
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(script.as_bytes()).await;
+                    let _ = stdin.shutdown().await;
+                }
+                let out = tokio::time::timeout(NFT_TIMEOUT, child.wait_with_output())
+                    .await
+                    .map_err(|_| NemesisError::Many(vec![format!("{node}: sh timed out")]))?
+                    .map_err(|e| NemesisError::io(format!("running sh in {ns}"), e))?;
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+            Nodes::Remote { remote, .. } => {
+                let cmd = Cmd::new("sh")
+                    .arg("-s")
+                    .stdin(script.as_bytes().to_vec())
+                    .timeout(NFT_TIMEOUT)
+                    .allow_failure();
+                let out = remote
+                    .exec(node, &cmd)
+                    .await
+                    .map_err(|e| NemesisError::Many(vec![format!("{node}: {e}")]))?;
+                Ok(out.stdout_str())
+            }
+        }
+    }
+
     /// The nodes this firewall covers.
     pub fn node_names(&self) -> Vec<String> {
         match &self.nodes {
