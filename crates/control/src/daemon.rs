@@ -272,3 +272,54 @@ mod apt_tests {
         assert!(s.contains("DPkg::Lock::Timeout=600"));
     }
 }
+
+/// The script [`install_archive`] runs on the node once the archive is at `archive`: unpacks
+/// it (tar.gz, tgz, tar.bz2, tar.xz, tar or zip) into `dest`, replacing what was there, with a
+/// single top-level directory stripped (as Jepsen's `install-archive!`).
+pub fn install_archive_script(archive: &str, dest: &str) -> String {
+    let a = shell_quote(archive);
+    let d = shell_quote(dest);
+    format!(
+        "set -e\ntmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\n\
+         case {a} in\n\
+           *.zip) unzip -q {a} -d \"$tmp\" ;;\n\
+           *) tar -xf {a} -C \"$tmp\" ;;\n\
+         esac\n\
+         set -- \"$tmp\"/*\n\
+         if [ $# -eq 1 ] && [ -d \"$1\" ]; then src=\"$1\"; else src=\"$tmp\"; fi\n\
+         rm -rf {d} && mkdir -p {d} && cp -a \"$src\"/. {d}/\necho installed"
+    )
+}
+
+/// Installs an archive on `node` into `dest` (Jepsen's `install-archive!`): `source` is a URL
+/// (fetched on the node with curl or wget) or a local file (uploaded). A single top-level
+/// directory in the archive is stripped; `dest` is replaced.
+pub async fn install_archive(
+    remote: &dyn Remote,
+    node: &str,
+    source: &str,
+    dest: &str,
+) -> Result<(), ControlError> {
+    let name = source.rsplit('/').next().unwrap_or("archive");
+    let staged = format!("/tmp/rift-archive-{}-{name}", std::process::id());
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let s = shell_quote(&staged);
+        let u = shell_quote(source);
+        let fetch = Cmd::shell(format!(
+            "if command -v curl >/dev/null; then curl -fsSL -o {s} {u}; \
+             else wget -q -O {s} {u}; fi"
+        ))
+        .timeout(Duration::from_secs(600));
+        remote.exec(node, &fetch).await?;
+    } else {
+        remote
+            .upload(node, std::path::Path::new(source), &staged)
+            .await?;
+    }
+    let cmd = Cmd::shell(format!(
+        "{}; rc=$?; rm -f {}; exit $rc",
+        install_archive_script(&staged, dest).replace("echo installed", "true"),
+        shell_quote(&staged)
+    ));
+    remote.exec(node, &cmd).await.map(|_| ())
+}

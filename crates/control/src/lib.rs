@@ -95,8 +95,9 @@ pub use config::{
     NodeState, Phase, Tracking, DEFAULT_PREFIX, DEFAULT_ROOT, STATE_FILE,
 };
 pub use daemon::{
-    await_tcp_port, daemon_running, file_exists, grep_kill, install_packages,
-    install_packages_script, start_daemon, stop_daemon, write_file, DaemonSpec, DaemonStart,
+    await_tcp_port, daemon_running, file_exists, grep_kill, install_archive,
+    install_archive_script, install_packages, install_packages_script, start_daemon, stop_daemon,
+    write_file, DaemonSpec, DaemonStart,
 };
 pub use error::{output_tail, ControlError, NEEDS_ROOT_MESSAGE};
 pub use local::{

@@ -470,3 +470,35 @@ fn installed_packages_are_not_installed_again_and_pidfiles_tell_liveness() {
     });
     cluster.down().unwrap();
 }
+
+#[test]
+fn archives_install_with_their_top_directory_stripped() {
+    let Some(_lock) = serial_root("archives_install_with_their_top_directory_stripped") else {
+        return;
+    };
+    let (cfg, _guard) = config('z', 1);
+    let cluster = LocalCluster::up(&cfg).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().display().to_string();
+    run(&format!(
+        "mkdir -p {w}/pkg-1.0/bin && echo hello > {w}/pkg-1.0/bin/tool && \
+         tar -czf {w}/pkg.tar.gz -C {w} pkg-1.0"
+    ));
+    let dest = cluster.node_dir("n1").unwrap().join("opt/pkg");
+    let dest_s = dest.display().to_string();
+    runtime().block_on(async {
+        rift_control::install_archive(&cluster, "n1", &format!("{w}/pkg.tar.gz"), &dest_s)
+            .await
+            .unwrap();
+        // Installing again replaces, it does not nest.
+        rift_control::install_archive(&cluster, "n1", &format!("{w}/pkg.tar.gz"), &dest_s)
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        std::fs::read_to_string(dest.join("bin/tool")).unwrap(),
+        "hello\n"
+    );
+    assert!(!dest.join("pkg-1.0").exists());
+    cluster.down().unwrap();
+}
