@@ -260,19 +260,6 @@ pub async fn install_packages(
     })
 }
 
-#[cfg(test)]
-mod apt_tests {
-    use super::*;
-
-    #[test]
-    fn the_apt_script_quotes_packages_and_locks() {
-        let s = install_packages_script(&["etcd-server".into(), "a b".into()]);
-        assert!(s.contains("for p in etcd-server 'a b'; do"), "{s}");
-        assert!(s.contains("flock -w 600 9"));
-        assert!(s.contains("DPkg::Lock::Timeout=600"));
-    }
-}
-
 /// The script [`install_archive`] runs on the node once the archive is at `archive`: unpacks
 /// it (tar.gz, tgz, tar.bz2, tar.xz, tar or zip) into `dest`, replacing what was there, with a
 /// single top-level directory stripped (as Jepsen's `install-archive!`).
@@ -322,4 +309,17 @@ pub async fn install_archive(
         shell_quote(&staged)
     ));
     remote.exec(node, &cmd).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod apt_tests {
+    use super::*;
+
+    #[test]
+    fn the_apt_script_quotes_packages_and_locks() {
+        let s = install_packages_script(&["etcd-server".into(), "a b".into()]);
+        assert!(s.contains("for p in etcd-server 'a b'; do"), "{s}");
+        assert!(s.contains("flock -w 600 9"));
+        assert!(s.contains("DPkg::Lock::Timeout=600"));
+    }
 }
