@@ -137,7 +137,8 @@ pub use net::{
 };
 pub use nodespec::{role_nodes, NodeSpec, Roles};
 pub use package::{
-    compose, default_targets, packages, parse_faults, Package, PackageOptions, PerfSpec,
-    CLOCK_MAX_DELTA_MS, CLOCK_MAX_STROBE_MS, CLOCK_STROBE_PERIODS_MS, DEFAULT_INTERVAL_NS, FAULTS,
+    compose, default_targets, packages, parse_faults, test_phase, Package, PackageOptions,
+    PerfSpec, CLOCK_MAX_DELTA_MS, CLOCK_MAX_STROBE_MS, CLOCK_STROBE_PERIODS_MS,
+    DEFAULT_INTERVAL_NS, FAULTS,
 };
 pub use schedule::{rotating, rotating_package, ROTATING_MAX_SKIPS};

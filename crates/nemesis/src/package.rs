@@ -514,3 +514,32 @@ fn clock_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
         ),
     })
 }
+
+/// The nemesis side of a test, from its packages: composed (or, with `rotate_ns`, rotated:
+/// every window a random subset), as the phase the workload's generator runs beside, and the
+/// perf specs `test.json` records for the plots (`[{"name", "start", "stop", "color"}]`).
+/// `None` when there are no packages.
+pub fn test_phase(
+    packages: Vec<Package>,
+    rotate_ns: Option<i64>,
+    recovery: std::time::Duration,
+) -> Option<(rift_core::workload::NemesisPhase, serde_json::Value)> {
+    if packages.is_empty() {
+        return None;
+    }
+    let package = match rotate_ns {
+        Some(ns) => crate::schedule::rotating_package(packages, ns),
+        None => compose(packages),
+    };
+    let perf = package
+        .perf
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "start": p.start, "stop": p.stop, "color": p.color}))
+        .collect();
+    let phase = rift_core::workload::NemesisPhase {
+        generator: package.generator,
+        final_generator: package.final_generator,
+        recovery,
+    };
+    Some((phase, serde_json::Value::Array(perf)))
+}
