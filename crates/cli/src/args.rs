@@ -76,12 +76,14 @@ pub struct ClusterAt {
 
 #[derive(Args, Debug, Clone)]
 pub struct TestArgs {
-    /// The system under test. `mem`: the in-process store (no root, no network). `kv`: rift-kv,
-    /// a primary-backup register store of our own, one server per node of the local cluster
-    /// (needs root).
+    /// The system under test. `etcd`: a real etcd cluster (Debian's etcd-server), one member
+    /// per node of the local cluster (needs root). `kv`: rift-kv, a primary-backup register
+    /// store of our own, one server per node (local cluster or SSH). `mem`: the in-process
+    /// store (no root, no network).
     #[arg(long, default_value = "mem")]
     pub db: String,
-    /// Workload: set, queue, bank, counter, unique-ids, register (`--db kv`: register, set).
+    /// Workload. etcd: register (default), set, append, wr; kv: register (default), set;
+    /// mem: set (default), queue, bank, counter, unique-ids, register.
     #[arg(long, short = 'w')]
     pub workload: Option<String>,
     /// Comma-separated node names.
@@ -90,9 +92,9 @@ pub struct TestArgs {
     /// A file with one node name per line (`#` comments allowed).
     #[arg(long)]
     pub nodes_file: Option<PathBuf>,
-    /// Client threads: a number, or `3n` for three per node.
-    #[arg(long, default_value = "1n")]
-    pub concurrency: String,
+    /// Client threads: a number, or `3n` for three per node (default: 2n for etcd, 1n else).
+    #[arg(long)]
+    pub concurrency: Option<String>,
     /// Seconds the workload runs.
     #[arg(long, default_value_t = 60.0, value_parser = positive_f64)]
     pub time_limit: f64,
@@ -125,10 +127,9 @@ pub struct TestArgs {
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
     /// Faults, comma-separated: partition, kill, pause, packet, file, clock (`none`: no
-    /// faults). `clock` needs libfaketime (`apt-get install libfaketime`).
-    /// Needs a real cluster (`--db kv`).
-    #[arg(long, default_value = "none")]
-    pub nemesis: String,
+    /// faults; default: partition,kill for etcd, none else). `clock` needs libfaketime.
+    #[arg(long)]
+    pub nemesis: Option<String>,
     /// Seconds between fault operations (a fault starts, holds this long, stops, and the next
     /// starts after as long again).
     #[arg(long, default_value_t = 10.0, value_parser = positive_f64)]
@@ -144,6 +145,14 @@ pub struct TestArgs {
     /// it crashed on its own (nodes the nemesis killed stay down until it starts them).
     #[arg(long, value_parser = positive_f64)]
     pub watchdog: Option<f64>,
+    /// `--db etcd`: reads with etcd's serializable (non-quorum) reads: a real, documented
+    /// weakening; the register workload then catches stale reads under partitions.
+    #[arg(long)]
+    pub serializable_reads: bool,
+    /// `--db etcd`: the etcd binary to run (default: `etcd` on the PATH, else Debian's
+    /// etcd-server installed with apt).
+    #[arg(long)]
+    pub bin: Option<PathBuf>,
     /// `--db kv`: where replicas answer reads. `primary` (linearizable) or `local` (each
     /// replica's own copy: stale behind a partition).
     #[arg(long, default_value = "primary")]
@@ -265,6 +274,24 @@ pub struct CheckArgs {
 }
 
 impl TestArgs {
+    /// The faults: `--nemesis`, or the db's default.
+    pub fn nemesis_or_default(&self) -> String {
+        match (&self.nemesis, self.db.as_str()) {
+            (Some(n), _) => n.clone(),
+            (None, "etcd") => "partition,kill".into(),
+            (None, _) => "none".into(),
+        }
+    }
+
+    /// `--concurrency`, or the db's default.
+    pub fn concurrency_or_default(&self) -> String {
+        match (&self.concurrency, self.db.as_str()) {
+            (Some(c), _) => c.clone(),
+            (None, "etcd") => "2n".into(),
+            (None, _) => "1n".into(),
+        }
+    }
+
     /// Whether the nodes are SSH machines.
     pub fn uses_ssh(&self) -> bool {
         self.ssh

@@ -9,7 +9,7 @@
 use crate::args::{bad, TestArgs};
 use anyhow::Result;
 use rift_control::{ClusterConfig, LocalCluster, Remote, SshConfig, SshRemote};
-use rift_core::workload::{self, NemesisPhase, WorkloadOptions};
+use rift_core::workload::{self, WorkloadOptions};
 use rift_core::{RunOptions, Test};
 use rift_kv::{KvClient, KvDb, KvWorkload, ReadMode};
 use rift_nemesis::{LocalNemesis, PackageOptions};
@@ -20,6 +20,50 @@ use std::time::Duration;
 
 /// The workloads rift-kv serves.
 pub const KV_WORKLOADS: &[&str] = &["register", "set"];
+
+/// The workloads of the etcd suite.
+pub const ETCD_WORKLOADS: &[&str] = &["register", "set", "append", "wr"];
+
+/// Builds one run of `--db etcd` on the local cluster of `tc`.
+pub fn etcd_test(
+    a: &TestArgs,
+    tc: &TestCluster,
+    concurrency: u32,
+    seed: u64,
+    o: &WorkloadOptions,
+    opts: RunOptions,
+) -> Result<Test> {
+    let TestCluster::Local(l) = tc else {
+        return Err(bad("--db etcd runs on the local cluster only so far (not --ssh)").into());
+    };
+    let workload = rift_etcd::EtcdWorkload::parse(&o.workload).map_err(bad)?;
+    let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
+    if faults.contains("clock") {
+        return Err(bad(
+            "--nemesis clock: etcd is a static Go binary, which ignores libfaketime on the \
+             local cluster; clock faults on etcd need SSH nodes",
+        )
+        .into());
+    }
+    let mut eo = rift_etcd::EtcdTestOptions::new(workload);
+    eo.rate_hz = o.rate_hz;
+    eo.time_limit = o.time_limit;
+    eo.concurrency = concurrency;
+    eo.seed = seed;
+    eo.faults = faults;
+    eo.nemesis_interval_s = a.nemesis_interval;
+    eo.recovery = Duration::from_secs_f64(a.recovery_time);
+    eo.rotate_ns = a.nemesis_rotate.map(|secs| (secs * 1e9) as i64);
+    eo.watchdog = a
+        .watchdog
+        .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
+    eo.db.bin = a.bin.clone();
+    eo.client.serializable_reads = a.serializable_reads;
+    eo.run = opts;
+    let (test, _db, _stats) =
+        rift_etcd::etcd_test(l.cluster.clone(), &eo).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(test)
+}
 
 /// Where a `rift test` runs: the local cluster (torn down on drop when this run created it), or
 /// SSH nodes.
@@ -179,7 +223,7 @@ impl LocalTestCluster {
     /// Brings up (or, with `--reuse-cluster`, opens) the local cluster for `nodes`.
     pub fn start(a: &TestArgs, nodes: &[String]) -> Result<LocalTestCluster> {
         if rift_control::is_root() || a.reuse_cluster {
-            let faults = rift_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
+            let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
             ensure_host_tools(&faults)?;
         }
         let at = &a.cluster_at();
@@ -275,7 +319,7 @@ pub fn kv_test(
         }
     };
     let reads = ReadMode::parse(&a.kv_reads).map_err(bad)?;
-    let faults = rift_nemesis::parse_faults(&a.nemesis).map_err(bad)?;
+    let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
     let watchdog = a
         .watchdog
         .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
@@ -285,46 +329,30 @@ pub fn kv_test(
     popts.interval_ns = (a.nemesis_interval * 1e9) as i64;
     popts.files = vec![format!("data/{}", rift_kv::LOG_FILE)];
     let packages = rift_nemesis::packages(&popts).map_err(bad)?;
-    let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) = if packages.is_empty() {
-        (
-            None,
-            serde_json::Value::Null,
-            Box::new(rift_core::NoopNemesis),
-        )
-    } else {
-        let package = match a.nemesis_rotate {
-            // The Bufstream suite's schedule: every window, a random subset of the packages
-            // (sometimes none), healing those that leave.
-            Some(secs) => rift_nemesis::rotating_package(packages, (secs * 1e9) as i64),
-            None => rift_nemesis::compose(packages),
-        };
-        let perf = serde_json::Value::Array(
-            package
-                .perf
-                .iter()
-                .map(|p| {
-                    serde_json::json!({"name": p.name, "start": p.start, "stop": p.stop, "color": p.color})
-                })
-                .collect(),
-        );
-        let phase = NemesisPhase {
-            generator: package.generator,
-            final_generator: package.final_generator,
-            recovery: Duration::from_secs_f64(a.recovery_time),
-        };
-        let nem = match tc {
-            TestCluster::Local(l) => LocalNemesis::new(l.cluster.clone(), seed),
-            TestCluster::Ssh(s) => {
-                let remote: Arc<dyn Remote> = s.remote.clone();
-                LocalNemesis::over_remote(remote, s.addresses.clone(), seed)
+    let rotate_ns = a.nemesis_rotate.map(|secs| (secs * 1e9) as i64);
+    let recovery = Duration::from_secs_f64(a.recovery_time);
+    let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) =
+        match rift_nemesis::test_phase(packages, rotate_ns, recovery) {
+            None => (
+                None,
+                serde_json::Value::Null,
+                Box::new(rift_core::NoopNemesis),
+            ),
+            Some((phase, perf)) => {
+                let nem = match tc {
+                    TestCluster::Local(l) => LocalNemesis::new(l.cluster.clone(), seed),
+                    TestCluster::Ssh(s) => {
+                        let remote: Arc<dyn Remote> = s.remote.clone();
+                        LocalNemesis::over_remote(remote, s.addresses.clone(), seed)
+                    }
+                };
+                let mut nem = nem.with_db(db.clone());
+                if let Some(w) = &watchdog {
+                    nem = nem.with_watchdog(w.clone());
+                }
+                (Some(phase), perf, Box::new(nem))
             }
         };
-        let mut nem = nem.with_db(db.clone());
-        if let Some(w) = &watchdog {
-            nem = nem.with_watchdog(w.clone());
-        }
-        (Some(phase), perf, Box::new(nem))
-    };
     let mut spec = workload::spec_json("kv", o);
     spec["kv-reads"] = reads.name().into();
     spec["nemesis"] = faults.iter().cloned().collect::<Vec<_>>().into();

@@ -64,21 +64,24 @@ fn init_logging() {
 
 fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
     let nodes = a.node_list()?;
-    let concurrency =
-        rift_core::parse_concurrency(&a.concurrency, nodes.len()).map_err(args::bad)?;
+    let concurrency = rift_core::parse_concurrency(&a.concurrency_or_default(), nodes.len())
+        .map_err(args::bad)?;
     let bugs = a.bugs()?;
     let known: &[&str] = match a.db.as_str() {
         "mem" => workload::NAMES,
         "kv" => cluster_test::KV_WORKLOADS,
+        "etcd" => cluster_test::ETCD_WORKLOADS,
         other => {
             return Err(args::bad(format!(
-                "unknown --db {other:?}; this build knows: mem (the in-process system under test), \
-                 kv (rift-kv on the local cluster)"
+                "unknown --db {other:?}; this build knows: etcd (a real etcd cluster on the local \
+                 cluster), kv (rift-kv, our own store, on the local cluster or SSH nodes), mem \
+                 (the in-process system under test)"
             ))
             .into())
         }
     };
-    if a.db == "mem" && a.nemesis != "none" && !a.nemesis.is_empty() {
+    let nemesis = a.nemesis_or_default();
+    if a.db == "mem" && nemesis != "none" && !nemesis.is_empty() {
         return Err(args::bad(
             "--nemesis needs a real cluster: the in-memory system (--db mem) has no nodes to fault; \
              try --db kv",
@@ -94,7 +97,7 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
         vec![a.workload.clone().unwrap_or_else(|| known[0].into())]
     };
     // Checked before a cluster is built, so that bad arguments cost nothing.
-    rift_nemesis::parse_faults(&a.nemesis).map_err(args::bad)?;
+    rift_nemesis::parse_faults(&nemesis).map_err(args::bad)?;
     if let Some(w) = workloads.iter().find(|w| !known.contains(&w.as_str())) {
         return Err(args::bad(format!(
             "--db {} serves the workloads {}; not {w:?}",
@@ -104,12 +107,24 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
         .into());
     }
     let cluster = match a.db.as_str() {
-        "kv" => Some(cluster_test::TestCluster::start(&a, &nodes)?),
+        "kv" | "etcd" => Some(cluster_test::TestCluster::start(&a, &nodes)?),
         _ => None,
     };
+    // test-all on a real cluster without --nemesis: the matrix of workloads x fault sets.
+    let nemeses: Vec<String> = if all && a.nemesis.is_none() && a.db != "mem" {
+        MATRIX_NEMESES.iter().map(|s| s.to_string()).collect()
+    } else {
+        vec![nemesis.clone()]
+    };
+    let matrix: Vec<(String, String)> = workloads
+        .iter()
+        .flat_map(|w| nemeses.iter().map(move |n| (w.clone(), n.clone())))
+        .collect();
     let mut rows = Vec::new();
     let mut codes = Vec::new();
-    for w in &workloads {
+    for (w, n) in &matrix {
+        let mut ra = a.clone();
+        ra.nemesis = Some(n.clone());
         for i in 0..a.test_count.max(1) {
             let seed = match a.seed {
                 Some(s) => s.wrapping_add(i as u64),
@@ -131,7 +146,10 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
                 ..RunOptions::default()
             };
             let test = match &cluster {
-                Some(tc) => cluster_test::kv_test(&a, tc, concurrency, seed, &o, opts)?,
+                Some(tc) if a.db == "etcd" => {
+                    cluster_test::etcd_test(&ra, tc, concurrency, seed, &o, opts)?
+                }
+                Some(tc) => cluster_test::kv_test(&ra, tc, concurrency, seed, &o, opts)?,
                 None => workload::mem_test(nodes.clone(), concurrency, seed, &o, opts)
                     .map_err(args::bad)?,
             };
@@ -149,6 +167,7 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
             let code = print_verdict(outcome.result.valid);
             rows.push((
                 w.clone(),
+                n.clone(),
                 seed,
                 outcome.result.valid,
                 outcome.dir.path().to_path_buf(),
@@ -168,11 +187,21 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
     Ok(worst(&codes))
 }
 
-fn print_table(rows: &[(String, u64, Validity, PathBuf)]) {
+/// The fault sets `rift test-all` runs each workload under on a real cluster.
+const MATRIX_NEMESES: &[&str] = &["none", "partition", "kill", "pause", "partition,kill"];
+
+fn print_table(rows: &[(String, String, u64, Validity, PathBuf)]) {
     println!();
-    println!("{:<12} {:<22} {:<8} store", "workload", "seed", "valid?");
-    for (w, seed, v, dir) in rows {
-        println!("{w:<12} {seed:<22} {:<8} {}", v.to_string(), dir.display());
+    println!(
+        "{:<12} {:<16} {:<18} {:<8} store",
+        "workload", "nemesis", "seed", "valid?"
+    );
+    for (w, n, seed, v, dir) in rows {
+        println!(
+            "{w:<12} {n:<16} {seed:<18} {:<8} {}",
+            v.to_string(),
+            dir.display()
+        );
     }
 }
 
@@ -195,8 +224,16 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<u8> {
     let spec = meta
         .get("spec")
         .ok_or_else(|| anyhow!("{}: field spec is missing", test_json.display()))?;
-    let checker = workload::checker_for(spec)
-        .map_err(|e| anyhow!("{}: field spec: {e}", test_json.display()))?;
+    let checker = match spec.get("db").and_then(|d| d.as_str()) {
+        Some("etcd") => spec
+            .get("workload")
+            .and_then(|w| w.as_str())
+            .ok_or_else(|| "the test spec names no workload".to_string())
+            .and_then(rift_etcd::EtcdWorkload::parse)
+            .and_then(rift_etcd::checker),
+        _ => workload::checker_for(spec),
+    }
+    .map_err(|e| anyhow!("{}: field spec: {e}", test_json.display()))?;
     let interrupted = meta
         .get("interrupted")
         .and_then(|i| i.as_str())

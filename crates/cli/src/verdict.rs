@@ -44,6 +44,9 @@ pub fn print_summary(result: &CheckResult) {
     };
     println!();
     for (name, sub) in map {
+        if name == "perf" {
+            continue; // not a checker: printed below as rates and latencies
+        }
         let Some(obj) = sub.as_object() else {
             continue;
         };
@@ -67,6 +70,9 @@ pub fn print_summary(result: &CheckResult) {
         }
         println!("{line}");
     }
+    if let Some(line) = map.get("perf").and_then(perf_line) {
+        println!("{line}");
+    }
     for key in ["interrupted", "teardown-errors"] {
         if let Some(v) = map.get(key) {
             println!("  {key}: {v}");
@@ -75,9 +81,46 @@ pub fn print_summary(result: &CheckResult) {
     println!();
 }
 
+/// `ok ops/s` in total and per f, and the p99 latency of ok ops per f, from the report's
+/// summary (`results.json` `perf`).
+fn perf_line(perf: &serde_json::Value) -> Option<String> {
+    let by_f = perf.get("by-f")?.as_object()?;
+    let mut total = 0.0;
+    let mut rates = Vec::new();
+    let mut p99s = Vec::new();
+    for (f, s) in by_f {
+        let rate = s.get("ok-rate-hz").and_then(|r| r.as_f64()).unwrap_or(0.0);
+        total += rate;
+        rates.push(format!("{f} {rate:.1}"));
+        if let Some(p) = s.pointer("/ok-latency-ms/p99").and_then(|p| p.as_f64()) {
+            p99s.push(format!("{f} {p:.1}"));
+        }
+    }
+    let mut line = format!("  ok ops/s     {total:.1} ({})", rates.join(", "));
+    if !p99s.is_empty() {
+        line.push_str(&format!(
+            "\n  p99 latency  ms of ok ops: {}",
+            p99s.join(", ")
+        ));
+    }
+    Some(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn perf_lines() {
+        let perf = serde_json::json!({"by-f": {
+            "read": {"ok-rate-hz": 10.0, "ok-latency-ms": {"p99": 4.25}},
+            "write": {"ok-rate-hz": 2.5, "ok-latency-ms": {"p99": null}}}});
+        assert_eq!(
+            perf_line(&perf).unwrap(),
+            "  ok ops/s     12.5 (read 10.0, write 2.5)\n  p99 latency  ms of ok ops: read 4.2"
+        );
+        assert_eq!(perf_line(&serde_json::json!({})), None);
+    }
 
     #[test]
     fn worst_code() {
