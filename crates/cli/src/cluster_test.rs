@@ -167,10 +167,10 @@ impl SshNodes {
     }
 }
 
-/// Whether `program` runs here (`program --version`).
-fn runs(program: &str) -> bool {
+/// Whether `program` runs here (`program <version_flag>`).
+fn runs(program: &str, version_flag: &str) -> bool {
     std::process::Command::new(program)
-        .arg("--version")
+        .arg(version_flag)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -182,11 +182,11 @@ fn runs(program: &str) -> bool {
 /// apt when missing; otherwise the error says exactly what to install.
 fn ensure_host_tools(faults: &std::collections::BTreeSet<String>) -> Result<()> {
     let mut missing = Vec::new();
-    if !runs("ip") {
+    if !runs("ip", "-V") {
         missing.push("iproute2");
     }
     let network = faults.contains("partition") || faults.contains("packet");
-    if network && !runs("nft") && !runs("iptables") {
+    if network && !runs("nft", "--version") && !runs("iptables", "--version") {
         missing.push("nftables");
     }
     if faults.contains("clock") && rift_control::clock::faketime_lib().is_none() {

@@ -3,82 +3,17 @@
 //! otherwise); one at a time. etcd itself is installed with apt when it is missing.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
+
+mod common;
+use common::{describe, results, skip, test_on_own_cluster};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn skip(test: &str) -> bool {
-    if !is_root() {
-        println!("skipped: {test} needs root (network namespaces, nft, apt for etcd-server)");
-        return true;
-    }
-    if Command::new("nft").arg("--version").output().is_err() {
-        println!("skipped: {test} needs nft (apt-get install nftables)");
-        return true;
-    }
-    false
-}
-
-fn describe(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Runs `rift test --db etcd ARGS` on a cluster of its own; checks nothing is left behind.
+/// Runs `rift test --db etcd ARGS` on a cluster of its own.
 fn etcd_test(dir: &Path, tag: &str, args: &[&str]) -> Output {
-    let prefix = format!("rec{}{tag}-", std::process::id() % 100_000);
-    let root = dir.join("cluster");
-    let out = Command::new(env!("CARGO_BIN_EXE_rift"))
-        .args(["test", "--db", "etcd", "--store"])
-        .arg(dir.join("store"))
-        .arg("--cluster-root")
-        .arg(&root)
-        .args(["--cluster-prefix", &prefix])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run rift");
-    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left = String::from_utf8_lossy(&netns.stdout).contains(&prefix);
-    if left {
-        let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
-            .args(["cluster", "down", "--prefix", &prefix, "--root"])
-            .arg(&root)
-            .output();
-    }
-    assert!(
-        !left,
-        "namespaces {prefix}* left behind\n{}",
-        describe(&out)
-    );
-    let etcds = Command::new("pgrep")
-        .args(["-f", &root.display().to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&etcds.stdout).trim().is_empty(),
-        "etcd members left running\n{}",
-        describe(&out)
-    );
-    out
-}
-
-fn results(dir: &Path) -> serde_json::Value {
-    let run = std::fs::canonicalize(dir.join("store/latest")).unwrap();
-    serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
+    test_on_own_cluster(dir, "etcd", tag, args)
 }
 
 #[test]

@@ -5,74 +5,21 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
+mod common;
+use common::{describe, skip, test_on_own_cluster};
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn has_nft() -> bool {
-    Command::new("nft").arg("--version").output().is_ok()
-}
-
-fn describe(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Runs `rift test --db kv ARGS` on a cluster of its own (temp root, own prefix).
+/// Runs `rift test --db kv --nodes n1,n2,n3 ARGS` on a cluster of its own.
 fn kv_test(dir: &Path, tag: &str, args: &[&str]) -> Output {
-    let prefix = format!("rkc{}{tag}-", std::process::id() % 100_000);
-    let root = dir.join("cluster");
-    let out = Command::new(env!("CARGO_BIN_EXE_rift"))
-        .args(["test", "--db", "kv", "--nodes", "n1,n2,n3", "--store"])
-        .arg(dir.join("store"))
-        .arg("--cluster-root")
-        .arg(&root)
-        .args(["--cluster-prefix", &prefix])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run rift");
-    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left = String::from_utf8_lossy(&netns.stdout).contains(&prefix);
-    if left {
-        let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
-            .args(["cluster", "down", "--prefix", &prefix, "--root"])
-            .arg(&root)
-            .output();
-    }
-    assert!(
-        !left,
-        "namespaces {prefix}* left behind\n{}",
-        describe(&out)
-    );
-    out
+    let mut all = vec!["--nodes", "n1,n2,n3"];
+    all.extend_from_slice(args);
+    test_on_own_cluster(dir, "kv", tag, &all)
 }
 
 fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
-}
-
-fn skip(test: &str) -> bool {
-    if !is_root() {
-        println!("skipped: {test} needs root (network namespaces, nft)");
-        return true;
-    }
-    if !has_nft() {
-        println!("skipped: {test} needs nft (apt-get install nftables)");
-        return true;
-    }
-    false
 }
 
 #[test]
