@@ -206,31 +206,39 @@ impl LocalClock {
     }
 
     fn reset_targets(&self, value: &Value) -> Result<Vec<String>, NemesisError> {
-        let all = self.cluster.nodes();
-        if value.is_nil() || value.is_name("all") {
-            return Ok(all);
-        }
-        let nodes = value
-            .as_seq()
-            .and_then(|s| {
-                s.iter()
-                    .map(|n| n.as_name().map(str::to_string))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .ok_or_else(|| NemesisError::bad_value("reset-clock", "expected nil or node names"))?;
-        self.check_nodes(nodes.iter())?;
-        Ok(nodes)
+        reset_targets(&self.cluster.nodes(), value)
     }
 
-    fn check_nodes<'a>(
-        &self,
-        mut nodes: impl Iterator<Item = &'a String>,
-    ) -> Result<(), NemesisError> {
-        let all = self.cluster.nodes();
-        match nodes.find(|n| !all.contains(n)) {
-            Some(bad) => Err(NemesisError::UnknownNode(bad.clone())),
-            None => Ok(()),
-        }
+    fn check_nodes<'a>(&self, nodes: impl Iterator<Item = &'a String>) -> Result<(), NemesisError> {
+        check_nodes(&self.cluster.nodes(), nodes)
+    }
+}
+
+/// The nodes a `reset-clock` value names: nil or `:all` for every node of `all`.
+pub(crate) fn reset_targets(all: &[String], value: &Value) -> Result<Vec<String>, NemesisError> {
+    if value.is_nil() || value.is_name("all") {
+        return Ok(all.to_vec());
+    }
+    let nodes = value
+        .as_seq()
+        .and_then(|s| {
+            s.iter()
+                .map(|n| n.as_name().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| NemesisError::bad_value("reset-clock", "expected nil or node names"))?;
+    check_nodes(all, nodes.iter())?;
+    Ok(nodes)
+}
+
+/// Fails on the first node that is not one of `all`.
+pub(crate) fn check_nodes<'a>(
+    all: &[String],
+    mut nodes: impl Iterator<Item = &'a String>,
+) -> Result<(), NemesisError> {
+    match nodes.find(|n| !all.contains(n)) {
+        Some(bad) => Err(NemesisError::UnknownNode(bad.clone())),
+        None => Ok(()),
     }
 }
 
@@ -246,7 +254,7 @@ fn lock(m: &Mutex<BTreeMap<String, f64>>) -> std::sync::MutexGuard<'_, BTreeMap<
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn many(failures: Vec<String>) -> Result<(), NemesisError> {
+pub(crate) fn many(failures: Vec<String>) -> Result<(), NemesisError> {
     if failures.is_empty() {
         Ok(())
     } else {

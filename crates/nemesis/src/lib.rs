@@ -122,6 +122,7 @@ mod net;
 pub mod netem;
 mod nodespec;
 mod package;
+mod remote_clock;
 mod schedule;
 
 pub use clock::{
@@ -141,4 +142,5 @@ pub use package::{
     PerfSpec, CLOCK_MAX_DELTA_MS, CLOCK_MAX_STROBE_MS, CLOCK_STROBE_PERIODS_MS,
     DEFAULT_INTERVAL_NS, FAULTS,
 };
+pub use remote_clock::RemoteClock;
 pub use schedule::{rotating, rotating_package, ROTATING_MAX_SKIPS};

@@ -18,6 +18,7 @@ use crate::grudge::Grudge;
 use crate::net::{detect_backend, Backend, Firewall};
 use crate::netem;
 use crate::nodespec::{NodeSpec, Roles};
+use crate::remote_clock::RemoteClock;
 
 /// The `f`s [`LocalNemesis`] handles.
 pub const FS: [&str; 14] = [
@@ -40,8 +41,9 @@ pub const FS: [&str; 14] = [
 /// A nemesis for the local cluster: partitions and packet loss with nft, kill and pause
 /// through the nodes' cgroups, restarts through the [`Db`], file corruption on node dirs,
 /// clocks through libfaketime. Over SSH ([`LocalNemesis::over_remote`]): partitions and packet
-/// loss with nft (or iptables) on each node, kill/start/pause/resume through the [`Db`]; file
-/// and clock faults are local-cluster only for now (they fail with a clear error).
+/// loss with nft (or iptables) on each node, kill/start/pause/resume through the [`Db`], the
+/// nodes' real clocks through [`RemoteClock`]; file faults are local-cluster only for now
+/// (they fail with a clear error).
 /// Random choices come from a ChaCha8 generator seeded at construction.
 pub struct LocalNemesis {
     cluster: Option<Arc<LocalCluster>>,
@@ -53,6 +55,7 @@ pub struct LocalNemesis {
     roles: Roles,
     watchdog: Option<Arc<Watchdog>>,
     clock: Option<LocalClock>,
+    remote_clock: Option<RemoteClock>,
     netem_nodes: BTreeSet<String>,
 }
 
@@ -62,6 +65,7 @@ impl LocalNemesis {
         LocalNemesis {
             firewall: Firewall::new(cluster.clone()),
             clock: Some(LocalClock::new(cluster.clone())),
+            remote_clock: None,
             nodes: cluster.nodes(),
             cluster: Some(cluster),
             db: None,
@@ -83,6 +87,10 @@ impl LocalNemesis {
     ) -> LocalNemesis {
         LocalNemesis {
             nodes: addresses.keys().cloned().collect(),
+            remote_clock: Some(RemoteClock::new(
+                remote.clone(),
+                addresses.keys().cloned().collect(),
+            )),
             firewall: Firewall::remote(remote, addresses),
             clock: None,
             cluster: None,
@@ -145,9 +153,10 @@ impl LocalNemesis {
                 Ok(Value::kw("packet-healed"))
             }
             "bitflip" | "truncate" => self.corrupt(f, value),
-            f if CLOCK_FS.contains(&f) => match self.clock.as_mut() {
-                Some(clock) => clock.apply(f, value).await,
-                None => Err(local_only("clock faults")),
+            f if CLOCK_FS.contains(&f) => match (self.clock.as_mut(), self.remote_clock.as_mut()) {
+                (Some(clock), _) => clock.apply(f, value).await,
+                (None, Some(clock)) => clock.apply(f, value).await,
+                (None, None) => Err(local_only("clock faults")),
             },
             other => Err(NemesisError::UnknownOp(other.to_string())),
         }
@@ -165,6 +174,11 @@ impl LocalNemesis {
             failures.push(e.to_string());
         }
         if let Some(clock) = self.clock.as_mut() {
+            if let Err(e) = clock.heal().await {
+                failures.push(e.to_string());
+            }
+        }
+        if let Some(clock) = self.remote_clock.as_mut() {
             if let Err(e) = clock.heal().await {
                 failures.push(e.to_string());
             }
@@ -575,7 +589,12 @@ impl Nemesis for LocalNemesis {
         let f = op.f_name().to_string();
         let value = self.apply(test, &f, &op.value).await?;
         let mut done = op.complete(OpType::Info, value);
-        if let Some(offsets) = self.clock.as_mut().and_then(LocalClock::take_measured) {
+        let measured = match (self.clock.as_mut(), self.remote_clock.as_mut()) {
+            (Some(c), _) => c.take_measured(),
+            (None, Some(c)) => c.take_measured(),
+            (None, None) => None,
+        };
+        if let Some(offsets) = measured {
             done.set_extra("clock-offsets", offsets_value(&offsets));
         }
         Ok(done)
