@@ -153,6 +153,10 @@ pub struct TestArgs {
     /// etcd-server installed with apt).
     #[arg(long)]
     pub bin: Option<PathBuf>,
+    /// `--db etcd` on SSH nodes: an etcd release archive to install on each node instead of
+    /// Debian's package (a URL fetched on the node, or a local file).
+    #[arg(long)]
+    pub archive: Option<String>,
     /// `--db kv`: where replicas answer reads. `primary` (linearizable) or `local` (each
     /// replica's own copy: stale behind a partition).
     #[arg(long, default_value = "primary")]

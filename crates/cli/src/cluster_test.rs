@@ -24,7 +24,8 @@ pub const KV_WORKLOADS: &[&str] = &["register", "set"];
 /// The workloads of the etcd suite.
 pub const ETCD_WORKLOADS: &[&str] = &["register", "set", "append", "wr"];
 
-/// Builds one run of `--db etcd` on the local cluster of `tc`.
+/// Builds one run of `--db etcd` on the local cluster, or on SSH nodes (etcd installed on
+/// each: `--bin` uploaded, `--archive` unpacked, or Debian's package with apt).
 pub fn etcd_test(
     a: &TestArgs,
     tc: &TestCluster,
@@ -33,17 +34,17 @@ pub fn etcd_test(
     o: &WorkloadOptions,
     opts: RunOptions,
 ) -> Result<Test> {
-    let TestCluster::Local(l) = tc else {
-        return Err(bad("--db etcd runs on the local cluster only so far (not --ssh)").into());
-    };
     let workload = rift_etcd::EtcdWorkload::parse(&o.workload).map_err(bad)?;
     let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
-    if faults.contains("clock") {
+    if faults.contains("clock") && matches!(tc, TestCluster::Local(_)) {
         return Err(bad(
             "--nemesis clock: etcd is a static Go binary, which ignores libfaketime on the \
              local cluster; clock faults on etcd need SSH nodes",
         )
         .into());
+    }
+    if faults.contains("file") && matches!(tc, TestCluster::Ssh(_)) {
+        return Err(bad("--nemesis file: only on the local cluster so far").into());
     }
     let mut eo = rift_etcd::EtcdTestOptions::new(workload);
     eo.rate_hz = o.rate_hz;
@@ -59,9 +60,33 @@ pub fn etcd_test(
         .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
     eo.db.bin = a.bin.clone();
     eo.client.serializable_reads = a.serializable_reads;
+    eo.db.archive = a.archive.clone();
     eo.run = opts;
-    let (test, _db, _stats) =
-        rift_etcd::etcd_test(l.cluster.clone(), &eo).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let to_err = |e: rift_etcd::EtcdError| anyhow::anyhow!("{e}");
+    let (test, _db, _stats) = match tc {
+        TestCluster::Local(l) => rift_etcd::etcd_test(l.cluster.clone(), &eo).map_err(to_err)?,
+        TestCluster::Ssh(s) => {
+            eo.db.install_on_nodes = true;
+            let nodes: Vec<(String, rift_etcd::NodeDirs)> = s
+                .addresses
+                .iter()
+                .map(|(n, addr)| {
+                    let home = ssh_home(n);
+                    let dirs = rift_etcd::NodeDirs {
+                        address: IpAddr::V4(*addr),
+                        data_dir: format!("{home}/data").into(),
+                        log_dir: format!("{home}/log").into(),
+                    };
+                    (n.clone(), dirs)
+                })
+                .collect();
+            let remote: Arc<dyn Remote> = s.remote.clone();
+            let db =
+                rift_etcd::EtcdDb::new(remote.clone(), nodes, eo.db.clone()).map_err(to_err)?;
+            let nemesis = LocalNemesis::over_remote(remote, s.addresses.clone(), seed);
+            rift_etcd::etcd_test_with(Arc::new(db), tc.nodes(), nemesis, &eo).map_err(to_err)?
+        }
+    };
     Ok(test)
 }
 

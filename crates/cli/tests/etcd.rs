@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 mod common;
-use common::{describe, results, skip, test_on_own_cluster};
+use common::{describe, results, skip, test_on_own_cluster, SshCluster};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -119,4 +119,53 @@ fn serializable_reads_go_stale_under_partitions() {
         }
     }
     panic!("serializable reads never went stale in 4 runs: {codes:?}");
+}
+
+/// etcd on "SSH nodes" (an sshd in each node of a local cluster): installed per node through
+/// SSH, members started, partitioned, killed and restarted over SSH.
+#[test]
+fn etcd_over_ssh_with_partitions_and_kills() {
+    if skip("etcd_over_ssh_with_partitions_and_kills") {
+        return;
+    }
+    if !std::path::Path::new("/usr/sbin/sshd").exists() {
+        println!("skipped: etcd_over_ssh needs sshd (apt-get install openssh-server)");
+        return;
+    }
+    let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = SshCluster::start(dir.path(), "e", 3);
+    let nodes = ssh.addresses.join(",");
+    let o = Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args([
+            "test",
+            "--db",
+            "etcd",
+            "--workload",
+            "register",
+            "--nodes",
+            &nodes,
+        ])
+        .args(["--ssh-private-key", &ssh.key, "--ssh-port", "2222"])
+        .args(["--nemesis", "partition,kill", "--nemesis-interval", "2"])
+        .args(["--time-limit", "10", "--recovery-time", "1", "--store"])
+        .arg(dir.path().join("store"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for f in ["start-partition", "kill", "start"] {
+        assert!(history.contains(&format!("\"f\":\"{f}\"")), "no {f}");
+    }
+    let left = Command::new("pgrep")
+        .args(["-f", "--data-dir=/var/lib/rift/"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "members left"
+    );
+    drop(ssh);
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
 mod common;
-use common::{describe, skip, test_on_own_cluster};
+use common::{describe, skip, test_on_own_cluster, SshCluster};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -242,30 +242,6 @@ fn interrupted_cluster_runs_leave_nothing_behind() {
     }
 }
 
-/// Kills the sshds and removes what the run installed, even when an assertion fails.
-struct SshGuard {
-    sshds: Vec<std::process::Child>,
-    homes: Vec<String>,
-    root: std::path::PathBuf,
-    prefix: String,
-}
-
-impl Drop for SshGuard {
-    fn drop(&mut self) {
-        for c in &mut self.sshds {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for h in &self.homes {
-            let _ = std::fs::remove_dir_all(h);
-        }
-        let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
-            .args(["cluster", "down", "--prefix", &self.prefix, "--root"])
-            .arg(&self.root)
-            .output();
-    }
-}
-
 /// `rift test --db kv` on SSH nodes: real sshds, one per node of a local cluster, so that
 /// the install, the db, the clients and every fault take the SSH path real machines use.
 #[test]
@@ -279,72 +255,10 @@ fn kv_over_ssh_with_partitions_kills_and_pauses() {
     }
     let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let prefix = format!("rkc{}h-", std::process::id() % 100_000);
-    let root = dir.path().join("cluster");
-    let mut guard = SshGuard {
-        sshds: Vec::new(),
-        homes: Vec::new(),
-        root: root.clone(),
-        prefix: prefix.clone(),
-    };
-    let rift = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rift"))
-            .args(args)
-            .args(["--prefix", &prefix, "--root"])
-            .arg(&root)
-            .output()
-            .unwrap()
-    };
-    let o = rift(&["cluster", "up", "--nodes", "3"]);
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let o = rift(&["cluster", "status", "--json"]);
-    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ssh-keygen -q -t ed25519 -N '' -f {d}/id && ssh-keygen -q -t ed25519 -N '' -f {d}/host \
-             && cp {d}/id.pub {d}/authorized_keys && mkdir -p /run/sshd"
-        ))
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    std::fs::write(
-        dir.path().join("sshd_config"),
-        format!(
-            "Port 2222\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
-             PermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\n\
-             StrictModes no\nPidFile none\nSubsystem sftp /usr/lib/openssh/sftp-server\n"
-        ),
-    )
-    .unwrap();
-    let mut addresses = Vec::new();
-    for n in status["nodes"].as_array().unwrap() {
-        let ns = n["namespace"].as_str().unwrap();
-        let addr = n["address"].as_str().unwrap().to_string();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f"])
-            .arg(dir.path().join("sshd_config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        guard.sshds.push(child);
-        guard.homes.push(format!("/var/lib/rift/{addr}"));
-        addresses.push(addr);
-    }
-    for a in &addresses {
-        let up = (0..200).any(|_| {
-            let ok = std::net::TcpStream::connect((a.as_str(), 2222)).is_ok();
-            if !ok {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            ok
-        });
-        assert!(up, "sshd on {a} never listened");
-    }
+    let ssh = SshCluster::start(dir.path(), "h", 3);
+    let addresses = ssh.addresses.clone();
+    let key = ssh.key.clone();
     let nodes = addresses.join(",");
-    let key = format!("{d}/id");
     let o = Command::new(env!("CARGO_BIN_EXE_rift"))
         .args([
             "test",
@@ -382,5 +296,5 @@ fn kv_over_ssh_with_partitions_kills_and_pauses() {
         String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
         "servers left"
     );
-    drop(guard);
+    drop(ssh);
 }

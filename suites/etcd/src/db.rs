@@ -41,6 +41,14 @@ pub struct EtcdOptions {
     pub token: Option<String>,
     /// Extra flags for every member (for example `--snapshot-count 100`).
     pub extra_args: Vec<String>,
+    /// Install on each node through the remote (SSH machines) instead of once on this host
+    /// (the local cluster's nodes share its file system): `bin` is uploaded to each node,
+    /// `archive` (a release tarball: URL or local file) unpacked there, else Debian's
+    /// `etcd-server` installed with apt on each node.
+    pub install_on_nodes: bool,
+    /// With `install_on_nodes`: an etcd release archive (`etcd-v3.5.x-linux-amd64.tar.gz`, a
+    /// URL fetched on the node or a local file uploaded) to run instead of Debian's package.
+    pub archive: Option<String>,
 }
 
 impl Default for EtcdOptions {
@@ -51,6 +59,8 @@ impl Default for EtcdOptions {
             start_timeout: Duration::from_secs(10),
             token: None,
             extra_args: Vec::new(),
+            install_on_nodes: false,
+            archive: None,
         }
     }
 }
@@ -73,6 +83,7 @@ pub struct EtcdDb {
     opts: EtcdOptions,
     token: String,
     installed: tokio::sync::Mutex<Option<Installed>>,
+    node_bins: tokio::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl EtcdDb {
@@ -98,6 +109,7 @@ impl EtcdDb {
             opts,
             token,
             installed: tokio::sync::Mutex::new(None),
+            node_bins: tokio::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -209,6 +221,58 @@ impl EtcdDb {
             .map_err(rift)?;
         let bin = installed.bin.clone();
         *guard = Some(installed);
+        Ok(bin)
+    }
+
+    /// The binary `node` runs: [`EtcdDb::binary`] on the local cluster; with
+    /// `install_on_nodes`, installed on the node itself once (uploaded `--bin`, an unpacked
+    /// archive, or Debian's package with apt, whose default service is then stopped).
+    pub async fn binary_on(&self, node: &str) -> PlugResult<String> {
+        if !self.opts.install_on_nodes {
+            return self.binary().await;
+        }
+        if let Some(b) = self.node_bins.lock().await.get(node) {
+            return Ok(b.clone());
+        }
+        let home = self
+            .dirs(node)?
+            .data_dir
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "/var/lib/rift".into());
+        let remote = &*self.remote;
+        let bin = if let Some(local) = &self.opts.bin {
+            let dest = format!("{home}/etcd");
+            remote.upload(node, local, &dest).await.map_err(ctl)?;
+            remote
+                .exec(node, &Cmd::new("chmod").args(["755", &dest]))
+                .await
+                .map_err(ctl)?;
+            dest
+        } else if let Some(archive) = &self.opts.archive {
+            let dest = format!("{home}/etcd-dist");
+            rift_control::install_archive(remote, node, archive, &dest)
+                .await
+                .map_err(ctl)?;
+            format!("{dest}/etcd")
+        } else {
+            let pkgs = [crate::install::ETCD_PACKAGE.to_string()];
+            let fresh = rift_control::install_packages(remote, node, &pkgs)
+                .await
+                .map_err(ctl)?;
+            if !fresh.is_empty() {
+                // The package's service would hold the ports; ours run with our own flags.
+                let stop = Cmd::shell(
+                    "systemctl disable --now etcd >/dev/null 2>&1 || service etcd stop >/dev/null 2>&1 || true",
+                );
+                remote.exec(node, &stop).await.map_err(ctl)?;
+            }
+            "etcd".to_string()
+        };
+        self.node_bins
+            .lock()
+            .await
+            .insert(node.to_string(), bin.clone());
         Ok(bin)
     }
 
@@ -353,7 +417,7 @@ impl Db for EtcdDb {
     }
 
     async fn start(&self, _test: &TestInfo, node: &str) -> PlugResult<()> {
-        let bin = self.binary().await?;
+        let bin = self.binary_on(node).await?;
         start_daemon(&*self.remote, node, &self.daemon(node, &bin)?)
             .await
             .map_err(ctl)?;

@@ -91,7 +91,7 @@ pub use db::{
 };
 pub use gen::{checker, generator, list_append_generator, rw_register_generator, TxnGenOptions};
 pub use install::{install_etcd, is_packaged_default, on_path, Installed, ETCD_PACKAGE};
-pub use suite::{etcd_test, spec_json, EtcdTestOptions};
+pub use suite::{etcd_test, etcd_test_with, spec_json, EtcdTestOptions};
 
 /// What can go wrong building or running the etcd suite.
 #[derive(Debug, thiserror::Error)]

@@ -86,9 +86,21 @@ pub fn etcd_test(
     o: &EtcdTestOptions,
 ) -> Result<(Test, Arc<EtcdDb>, Arc<crate::ClientStats>), EtcdError> {
     let db = Arc::new(EtcdDb::on_local_cluster(cluster.clone(), o.db.clone())?);
+    let nemesis = LocalNemesis::new(cluster.clone(), o.seed);
+    etcd_test_with(db, cluster.nodes(), nemesis, o)
+}
+
+/// Builds one run with a given db and nemesis (SSH nodes: [`EtcdDb::new`] over the SSH remote
+/// with `install_on_nodes`, and [`LocalNemesis::over_remote`]); the nemesis gets the db.
+pub fn etcd_test_with(
+    db: Arc<EtcdDb>,
+    nodes: Vec<String>,
+    nemesis: LocalNemesis,
+    o: &EtcdTestOptions,
+) -> Result<(Test, Arc<EtcdDb>, Arc<crate::ClientStats>), EtcdError> {
     let client = EtcdClient::new(db.client_endpoints(), o.workload, o.client.clone());
     let stats = client.stats();
-    let mut popts = PackageOptions::new(o.faults.clone(), cluster.nodes());
+    let mut popts = PackageOptions::new(o.faults.clone(), nodes.clone());
     popts.interval_ns = (o.nemesis_interval_s * 1e9) as i64;
     let packages = rift_nemesis::packages(&popts).map_err(|e| EtcdError::Config(e.to_string()))?;
     let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) =
@@ -99,7 +111,7 @@ pub fn etcd_test(
                 Box::new(rift_core::NoopNemesis),
             ),
             Some((phase, perf)) => {
-                let mut nem = LocalNemesis::new(cluster.clone(), o.seed).with_db(db.clone());
+                let mut nem = nemesis.with_db(db.clone());
                 if let Some(w) = &o.watchdog {
                     nem = nem.with_watchdog(w.clone());
                 }
@@ -118,7 +130,7 @@ pub fn etcd_test(
     run.time_limit = Some(o.time_limit);
     let test = Test {
         name: format!("etcd-{}-{nemesis_name}", o.workload.name()),
-        nodes: cluster.nodes(),
+        nodes,
         concurrency: o.concurrency,
         db: db.clone(),
         client: Box::new(client),

@@ -85,3 +85,102 @@ pub fn results(dir: &Path) -> serde_json::Value {
     let run = std::fs::canonicalize(dir.join("store/latest")).unwrap();
     serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
 }
+
+/// A local cluster with an sshd in each node (port 2222, a fresh key), for running rift on
+/// "SSH nodes". Dropping it kills the sshds, removes what runs installed under
+/// `/var/lib/rift/<address>` and tears the cluster down, also when an assertion failed.
+pub struct SshCluster {
+    /// The nodes' addresses (use them as `--nodes`).
+    pub addresses: Vec<String>,
+    /// The private key (`--ssh-private-key`).
+    pub key: String,
+    sshds: Vec<std::process::Child>,
+    root: std::path::PathBuf,
+    prefix: String,
+}
+
+impl SshCluster {
+    /// Brings up `n` nodes under `dir` (prefix from `tag`) and an sshd in each.
+    pub fn start(dir: &Path, tag: &str, n: usize) -> SshCluster {
+        let d = dir.display().to_string();
+        let prefix = format!("rs{}{tag}-", std::process::id() % 100_000);
+        let root = dir.join("ssh-cluster");
+        let mut me = SshCluster {
+            addresses: Vec::new(),
+            key: format!("{d}/id"),
+            sshds: Vec::new(),
+            root: root.clone(),
+            prefix: prefix.clone(),
+        };
+        let rift = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_rift"))
+                .args(args)
+                .args(["--prefix", &prefix, "--root"])
+                .arg(&root)
+                .output()
+                .unwrap()
+        };
+        let o = rift(&["cluster", "up", "--nodes", &n.to_string()]);
+        assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+        let o = rift(&["cluster", "status", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ssh-keygen -q -t ed25519 -N '' -f {d}/id && ssh-keygen -q -t ed25519 -N '' -f {d}/host \
+                 && cp {d}/id.pub {d}/authorized_keys && mkdir -p /run/sshd"
+            ))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port 2222\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 PermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\n\
+                 StrictModes no\nPidFile none\nSubsystem sftp /usr/lib/openssh/sftp-server\n"
+            ),
+        )
+        .unwrap();
+        for node in status["nodes"].as_array().unwrap() {
+            let ns = node["namespace"].as_str().unwrap();
+            let child = Command::new("ip")
+                .args(["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f"])
+                .arg(dir.join("sshd_config"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            me.sshds.push(child);
+            me.addresses
+                .push(node["address"].as_str().unwrap().to_string());
+        }
+        for a in &me.addresses {
+            let up = (0..200).any(|_| {
+                let ok = std::net::TcpStream::connect((a.as_str(), 2222)).is_ok();
+                if !ok {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                ok
+            });
+            assert!(up, "sshd on {a} never listened");
+        }
+        me
+    }
+}
+
+impl Drop for SshCluster {
+    fn drop(&mut self) {
+        for c in &mut self.sshds {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for a in &self.addresses {
+            let _ = std::fs::remove_dir_all(format!("/var/lib/rift/{a}"));
+        }
+        let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
+            .args(["cluster", "down", "--prefix", &self.prefix, "--root"])
+            .arg(&self.root)
+            .output();
+    }
+}
