@@ -206,6 +206,19 @@ pub fn generator_with_nemesis(
             ))
         }
     };
+    Ok(assemble(main, last, rate_hz, time_limit, nemesis))
+}
+
+/// The phases of a test from its main client generator: `main` at `rate_hz` (0: flat out) on
+/// the clients, beside the nemesis' generator, for `time_limit`; then the nemesis heals; then,
+/// when there is a `last` op (a final read), the recovery wait and that op on the clients.
+pub fn assemble(
+    main: Gen,
+    last: Option<GenOp>,
+    rate_hz: f64,
+    time_limit: Duration,
+    nemesis: Option<NemesisPhase>,
+) -> Gen {
     let main = if rate_hz > 0.0 {
         gen::stagger((1e9 / rate_hz) as i64, main)
     } else {
@@ -231,7 +244,7 @@ pub fn generator_with_nemesis(
     if let Some(op) = last {
         phases.push(gen::clients(gen::once(op)));
     }
-    Ok(gen::phases(phases))
+    gen::phases(phases)
 }
 
 /// Jepsen's register workload: independent keys, each worked on by a group of threads for a

@@ -121,26 +121,7 @@ pub fn generator(
         EtcdWorkload::Append => list_append_generator(TxnGenOptions::default()),
         EtcdWorkload::Wr => rw_register_generator(TxnGenOptions::default()),
     };
-    let main = if rate_hz > 0.0 {
-        gen::stagger((1e9 / rate_hz) as i64, main)
-    } else {
-        main
-    };
-    let limit_ns = time_limit.as_nanos() as i64;
-    let mut phases = Vec::new();
-    match nemesis {
-        None => phases.push(gen::time_limit(limit_ns, gen::clients(main))),
-        Some(n) => {
-            phases.push(gen::time_limit(
-                limit_ns,
-                gen::any(vec![gen::clients(main), n.generator]),
-            ));
-            if let Some(heal) = n.final_generator {
-                phases.push(gen::nemesis(heal));
-            }
-        }
-    }
-    Ok(gen::phases(phases))
+    Ok(workload::assemble(main, None, rate_hz, time_limit, nemesis))
 }
 
 /// The checker of a workload, composed with `stats` and `exceptions` as Jepsen does:
