@@ -135,37 +135,23 @@ fn etcd_over_ssh_with_partitions_and_kills() {
     let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let ssh = SshCluster::start(dir.path(), "e", 3);
-    let nodes = ssh.addresses.join(",");
-    let o = Command::new(env!("CARGO_BIN_EXE_rift"))
-        .args([
-            "test",
-            "--db",
-            "etcd",
+    ssh.test(
+        dir.path(),
+        "etcd",
+        &[
             "--workload",
             "register",
-            "--nodes",
-            &nodes,
-        ])
-        .args(["--ssh-private-key", &ssh.key, "--ssh-port", "2222"])
-        .args(["--nemesis", "partition,kill", "--nemesis-interval", "2"])
-        .args(["--time-limit", "10", "--recovery-time", "1", "--store"])
-        .arg(dir.path().join("store"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    for f in ["start-partition", "kill", "start"] {
-        assert!(history.contains(&format!("\"f\":\"{f}\"")), "no {f}");
-    }
-    let left = Command::new("pgrep")
-        .args(["-f", "--data-dir=/var/lib/rift/"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
-        "members left"
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
+            "--recovery-time",
+            "1",
+        ],
+        &["start-partition", "kill", "start"],
+        "--data-dir=/var/lib/rift/",
     );
     drop(ssh);
 }

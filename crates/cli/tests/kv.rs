@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
 mod common;
-use common::{describe, skip, test_on_own_cluster, SshCluster};
+use common::{describe, running, skip, test_on_own_cluster, SshCluster};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -226,12 +226,8 @@ fn interrupted_cluster_runs_leave_nothing_behind() {
             "signal {signal}: namespaces left\n{}",
             describe(&o)
         );
-        let ps = Command::new("pgrep")
-            .args(["-f", &root.display().to_string()])
-            .output()
-            .unwrap();
         assert!(
-            String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
+            !running(&root.display().to_string()),
             "signal {signal}: servers left running"
         );
         let run = std::fs::canonicalize(store.join("latest")).unwrap();
@@ -256,45 +252,24 @@ fn kv_over_ssh_with_partitions_kills_and_pauses() {
     let _lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let ssh = SshCluster::start(dir.path(), "h", 3);
-    let addresses = ssh.addresses.clone();
-    let key = ssh.key.clone();
-    let nodes = addresses.join(",");
-    let o = Command::new(env!("CARGO_BIN_EXE_rift"))
-        .args([
-            "test",
-            "--db",
-            "kv",
+    ssh.test(
+        dir.path(),
+        "kv",
+        &[
             "--workload",
             "register",
-            "--nodes",
-            &nodes,
-        ])
-        .args(["--ssh-private-key", &key, "--ssh-port", "2222"])
-        .args([
             "--nemesis",
             "partition,kill,pause",
             "--nemesis-interval",
             "1",
-        ])
-        .args(["--time-limit", "6", "--recovery-time", "1", "--store"])
-        .arg(dir.path().join("store"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let run = std::fs::canonicalize(dir.path().join("store/latest")).unwrap();
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    for f in ["start-partition", "kill", "pause"] {
-        assert!(history.contains(&format!("\"f\":\"{f}\"")), "no {f}");
-    }
-    // The servers are gone after the run (the db's teardown, over SSH).
-    let ps = Command::new("pgrep")
-        .args(["-f", "/var/lib/rift/.*/rift kv-server"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
-        "servers left"
+            "--time-limit",
+            "6",
+            "--recovery-time",
+            "1",
+        ],
+        &["start-partition", "kill", "pause"],
+        // The servers are gone after the run (the db's teardown, over SSH).
+        "/var/lib/rift/.*/rift kv-server",
     );
     drop(ssh);
 }

@@ -28,6 +28,23 @@ pub fn skip(test: &str) -> bool {
     false
 }
 
+/// Whether a process whose command line matches `pattern` runs (`pgrep -f -- PATTERN`; a
+/// pgrep that fails, exit code 2 or more, fails the test instead of passing it).
+pub fn running(pattern: &str) -> bool {
+    let out = Command::new("pgrep")
+        .args(["-f", "--", pattern])
+        .output()
+        .expect("run pgrep");
+    match out.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        other => panic!(
+            "pgrep -f -- {pattern:?} failed ({other:?}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
 /// Exit code and both outputs, for assertion messages.
 pub fn describe(o: &Output) -> String {
     format!(
@@ -56,11 +73,7 @@ pub fn test_on_own_cluster(dir: &Path, db: &str, tag: &str, args: &[&str]) -> Ou
         .expect("run rift");
     let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let left = String::from_utf8_lossy(&netns.stdout).contains(&prefix);
-    let procs = Command::new("pgrep")
-        .args(["-f", &root.display().to_string()])
-        .output()
-        .unwrap();
-    let running = !String::from_utf8_lossy(&procs.stdout).trim().is_empty();
+    let running = running(&root.display().to_string());
     if left || running {
         let _ = Command::new(env!("CARGO_BIN_EXE_rift"))
             .args(["cluster", "down", "--prefix", &prefix, "--root"])
@@ -166,6 +179,39 @@ impl SshCluster {
             assert!(up, "sshd on {a} never listened");
         }
         me
+    }
+}
+
+impl SshCluster {
+    /// Runs `rift test --db DB --nodes <these> ARGS` over SSH with its store under `dir`,
+    /// asserts it came out valid, that the history holds each of `fs`, and that no process
+    /// matching `leftover` (a `pgrep -f` pattern) survived the run.
+    pub fn test(&self, dir: &Path, db: &str, args: &[&str], fs: &[&str], leftover: &str) {
+        let nodes = self.addresses.join(",");
+        let o = Command::new(env!("CARGO_BIN_EXE_rift"))
+            .args(["test", "--db", db, "--nodes", &nodes])
+            .args([
+                "--ssh-private-key",
+                &self.key,
+                "--ssh-port",
+                "2222",
+                "--store",
+            ])
+            .arg(dir.join("store"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+        let run = std::fs::canonicalize(dir.join("store/latest")).unwrap();
+        let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+        for f in fs {
+            assert!(history.contains(&format!("\"f\":\"{f}\"")), "no {f}");
+        }
+        assert!(
+            !running(leftover),
+            "processes matching {leftover:?} left running"
+        );
     }
 }
 
