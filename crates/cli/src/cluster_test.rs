@@ -67,19 +67,7 @@ pub fn etcd_test(
         TestCluster::Local(l) => rift_etcd::etcd_test(l.cluster.clone(), &eo).map_err(to_err)?,
         TestCluster::Ssh(s) => {
             eo.db.install_on_nodes = true;
-            let nodes: Vec<(String, rift_etcd::NodeDirs)> = s
-                .addresses
-                .iter()
-                .map(|(n, addr)| {
-                    let home = ssh_home(n);
-                    let dirs = rift_etcd::NodeDirs {
-                        address: IpAddr::V4(*addr),
-                        data_dir: format!("{home}/data").into(),
-                        log_dir: format!("{home}/log").into(),
-                    };
-                    (n.clone(), dirs)
-                })
-                .collect();
+            let nodes = s.node_dirs();
             let remote: Arc<dyn Remote> = s.remote.clone();
             let db =
                 rift_etcd::EtcdDb::new(remote.clone(), nodes, eo.db.clone()).map_err(to_err)?;
@@ -140,6 +128,19 @@ impl TestCluster {
 }
 
 impl SshNodes {
+    /// Each node's address and directories under [`ssh_home`].
+    pub fn node_dirs(&self) -> Vec<(String, rift_control::NodeDirs)> {
+        self.addresses
+            .iter()
+            .map(|(n, a)| {
+                (
+                    n.clone(),
+                    rift_control::NodeDirs::under(&ssh_home(n), IpAddr::V4(*a)),
+                )
+            })
+            .collect()
+    }
+
     /// Resolves the nodes, checks that each answers over SSH, and installs this `rift` binary
     /// on each (it runs the rift-kv server there).
     pub fn connect(a: &TestArgs, nodes: &[String]) -> Result<SshNodes> {
@@ -444,19 +445,7 @@ fn kv_db(
                 )
                 .into());
             }
-            let nodes = s
-                .addresses
-                .iter()
-                .map(|(n, addr)| {
-                    let home = ssh_home(n);
-                    let dirs = rift_kv::NodeDirs {
-                        address: IpAddr::V4(*addr),
-                        data_dir: format!("{home}/data").into(),
-                        log_dir: format!("{home}/log").into(),
-                    };
-                    (n.clone(), dirs)
-                })
-                .collect();
+            let nodes = s.node_dirs();
             // Every node runs its own copy; `{home}/rift kv-server ...`.
             let first = s.addresses.keys().next().cloned().unwrap_or_default();
             let server = vec![

@@ -6,7 +6,8 @@ use crate::EtcdError;
 use async_trait::async_trait;
 use etcd_client::{Client as Etcd, ConnectOptions};
 use rift_control::{
-    await_tcp_port, start_daemon, stop_daemon, Cmd, DaemonSpec, LocalCluster, Remote, Signal,
+    await_tcp_port, start_daemon, stop_daemon, Cmd, DaemonSpec, LocalCluster, NodeDirs, Remote,
+    Signal,
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,17 +66,6 @@ impl Default for EtcdOptions {
     }
 }
 
-/// Where one node keeps etcd's files.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeDirs {
-    /// The node's address (peers and clients connect to it).
-    pub address: IpAddr,
-    /// The member's data lives in `data_dir/etcd`.
-    pub data_dir: PathBuf,
-    /// `etcd.log` and `etcd.pid`.
-    pub log_dir: PathBuf,
-}
-
 /// etcd on a cluster: a member per node, named after the node.
 pub struct EtcdDb {
     remote: Arc<dyn Remote>,
@@ -118,15 +108,7 @@ impl EtcdDb {
         cluster: Arc<LocalCluster>,
         opts: EtcdOptions,
     ) -> Result<EtcdDb, EtcdError> {
-        let mut nodes = Vec::new();
-        for n in cluster.nodes() {
-            let dirs = NodeDirs {
-                address: IpAddr::V4(cluster.address(&n)?),
-                data_dir: cluster.data_dir(&n)?,
-                log_dir: cluster.log_dir(&n)?,
-            };
-            nodes.push((n, dirs));
-        }
+        let nodes = cluster.node_dirs()?;
         EtcdDb::new(cluster, nodes, opts)
     }
 

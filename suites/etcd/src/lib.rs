@@ -86,11 +86,10 @@ pub use client::{
     classify, ClientOptions, ClientStats, ErrorClass, EtcdClient, EtcdWorkload, APPEND_PREFIX,
     CONNECT_FAIL_PAUSE, REGISTER_PREFIX, SET_PREFIX, WR_PREFIX,
 };
-pub use db::{
-    EtcdDb, EtcdOptions, NodeDirs, CLIENT_PORT, DATA_SUBDIR, LOG_FILE, PEER_PORT, PID_FILE,
-};
+pub use db::{EtcdDb, EtcdOptions, CLIENT_PORT, DATA_SUBDIR, LOG_FILE, PEER_PORT, PID_FILE};
 pub use gen::{checker, generator, list_append_generator, rw_register_generator, TxnGenOptions};
 pub use install::{install_etcd, is_packaged_default, on_path, Installed, ETCD_PACKAGE};
+pub use rift_control::NodeDirs;
 pub use suite::{etcd_test, etcd_test_with, spec_json, EtcdTestOptions};
 
 /// What can go wrong building or running the etcd suite.

@@ -4,28 +4,17 @@ use crate::server::ReadMode;
 use async_trait::async_trait;
 use rift_control::{
     await_tcp_port, daemon_running, start_daemon, stop_daemon, Cmd, DaemonSpec, LocalCluster,
-    Remote, Signal,
+    NodeDirs, Remote, Signal,
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The port every rift-kv server listens on.
 pub const DEFAULT_PORT: u16 = 7400;
-
-/// Where one node keeps rift-kv's files.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeDirs {
-    /// The node's address (clients and replicas connect to it).
-    pub address: IpAddr,
-    /// The primary's log lives here; wiped on setup and teardown.
-    pub data_dir: PathBuf,
-    /// `kvd.log` (the server's output) and `kvd.pid`.
-    pub log_dir: PathBuf,
-}
 
 /// rift-kv on a cluster: `server` is the command that runs the server (the `rift` binary's
 /// `kv-server` subcommand, or `rift-kvd`); it must be runnable on each node.
@@ -75,15 +64,7 @@ impl KvDb {
         server: Vec<String>,
         reads: ReadMode,
     ) -> Result<KvDb, RiftError> {
-        let mut nodes = Vec::new();
-        for n in cluster.nodes() {
-            let dirs = NodeDirs {
-                address: IpAddr::V4(cluster.address(&n).map_err(ctl)?),
-                data_dir: cluster.data_dir(&n).map_err(ctl)?,
-                log_dir: cluster.log_dir(&n).map_err(ctl)?,
-            };
-            nodes.push((n, dirs));
-        }
+        let nodes = cluster.node_dirs().map_err(ctl)?;
         KvDb::new(cluster, nodes, server, reads)
     }
 

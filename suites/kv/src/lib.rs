@@ -47,7 +47,8 @@ pub mod proto;
 mod server;
 
 pub use client::{KvClient, KvWorkload, SET_KEY};
-pub use db::{KvDb, NodeDirs, DEFAULT_PORT};
+pub use db::{KvDb, DEFAULT_PORT};
+pub use rift_control::NodeDirs;
 pub use server::{serve, ReadMode, ServerOptions, LOG_FILE};
 
 use std::net::SocketAddr;
