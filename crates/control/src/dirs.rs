@@ -47,6 +47,31 @@ impl LocalCluster {
     }
 }
 
+/// Downloads `files` from `node` into the local directory `dest` (created), each under its
+/// file name. Returns the files that could not be fetched, with why (a log that was never
+/// written is not an error worth failing a test for).
+pub async fn fetch_files(
+    remote: &dyn crate::remote::Remote,
+    node: &str,
+    files: &[PathBuf],
+    dest: &std::path::Path,
+) -> Vec<String> {
+    if let Err(e) = std::fs::create_dir_all(dest) {
+        return vec![format!("{}: {e}", dest.display())];
+    }
+    let mut failures = Vec::new();
+    for file in files {
+        let Some(name) = file.file_name() else {
+            continue;
+        };
+        let from = file.display().to_string();
+        if let Err(e) = remote.download(node, &from, &dest.join(name)).await {
+            failures.push(format!("{from}: {e}"));
+        }
+    }
+    failures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,7 +100,7 @@ pub use daemon::{
     install_archive_script, install_packages, install_packages_script, start_daemon, stop_daemon,
     write_file, DaemonSpec, DaemonStart,
 };
-pub use dirs::NodeDirs;
+pub use dirs::{fetch_files, NodeDirs};
 pub use error::{output_tail, ControlError, NEEDS_ROOT_MESSAGE};
 pub use local::{
     is_root, require_root, teardown, ClusterStatus, DownReport, LocalCluster, NodeStatus,

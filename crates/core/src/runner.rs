@@ -197,7 +197,7 @@ async fn run_phases(
         teardown_errors.push(format!("nemesis teardown: {e}"));
     }
     teardown_errors.extend(teardown_clients(setup_clients, info).await);
-    snarf_logs(&db, info, dir);
+    snarf_logs(&db, info, dir).await;
     if !opts.leave_db_running {
         teardown_errors.extend(db_teardown(&db, info, opts.setup_timeout).await);
     }
@@ -369,18 +369,13 @@ async fn db_teardown(db: &Arc<dyn Db>, info: &Arc<TestInfo>, timeout: Duration) 
 }
 
 /// Copies each node's log files into `<store>/<node>/`.
-fn snarf_logs(db: &Arc<dyn Db>, info: &TestInfo, dir: &RunDir) {
+/// Copies every node's logs into `<run>/<node>/` (Jepsen's snarf-logs); a failure is logged,
+/// never fatal.
+async fn snarf_logs(db: &Arc<dyn Db>, info: &TestInfo, dir: &RunDir) {
     for node in &info.nodes {
-        for file in db.log_files(info, node) {
-            let Some(name) = file.file_name() else {
-                continue;
-            };
-            let dest_dir = dir.file(&crate::store::safe_name(node));
-            let res =
-                fs::create_dir_all(&dest_dir).and_then(|_| fs::copy(&file, dest_dir.join(name)));
-            if let Err(e) = res {
-                tracing::warn!(node, file = %file.display(), "could not copy log: {e}");
-            }
+        let dest = dir.file(&crate::store::safe_name(node));
+        for failure in db.fetch_logs(info, node, &dest).await {
+            tracing::warn!(node, "could not copy log {failure}");
         }
     }
 }

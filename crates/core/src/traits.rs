@@ -84,6 +84,23 @@ pub trait Db: Send + Sync {
     fn log_files(&self, _test: &TestInfo, _node: &str) -> Vec<PathBuf> {
         Vec::new()
     }
+    /// Copies `node`'s log files into `dest` (a directory). The default copies the paths
+    /// [`Db::log_files`] names from this machine's file system; a Db on remote machines
+    /// downloads them (through its `Remote`). Returns the files it could not fetch, with why.
+    async fn fetch_logs(&self, test: &TestInfo, node: &str, dest: &std::path::Path) -> Vec<String> {
+        let mut failures = Vec::new();
+        for file in self.log_files(test, node) {
+            let Some(name) = file.file_name() else {
+                continue;
+            };
+            let res =
+                std::fs::create_dir_all(dest).and_then(|_| std::fs::copy(&file, dest.join(name)));
+            if let Err(e) = res {
+                failures.push(format!("{}: {e}", file.display()));
+            }
+        }
+        failures
+    }
 }
 
 /// How one logical process talks to the system (Jepsen's `jepsen.client/Client`).

@@ -450,6 +450,12 @@ impl Db for EtcdDb {
             .map(|d| vec![d.log_dir.join(LOG_FILE)])
             .unwrap_or_default()
     }
+
+    async fn fetch_logs(&self, test: &TestInfo, node: &str, dest: &std::path::Path) -> Vec<String> {
+        // Through the remote: a local copy on the local cluster, scp from SSH machines.
+        let files = self.log_files(test, node);
+        rift_control::fetch_files(&*self.remote, node, &files, dest).await
+    }
 }
 
 #[cfg(test)]

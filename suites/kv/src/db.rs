@@ -212,4 +212,10 @@ impl Db for KvDb {
             .map(|d| vec![d.log_dir.join("kvd.log")])
             .unwrap_or_default()
     }
+
+    async fn fetch_logs(&self, test: &TestInfo, node: &str, dest: &std::path::Path) -> Vec<String> {
+        // Through the remote: a local copy on the local cluster, scp from SSH machines.
+        let files = self.log_files(test, node);
+        rift_control::fetch_files(&*self.remote, node, &files, dest).await
+    }
 }

@@ -208,6 +208,11 @@ impl SshCluster {
         for f in fs {
             assert!(history.contains(&format!("\"f\":\"{f}\"")), "no {f}");
         }
+        // Each node's logs were fetched over SSH into the store.
+        for a in &self.addresses {
+            let logs = std::fs::read_dir(run.join(a)).map(|d| d.count()).unwrap_or(0);
+            assert!(logs > 0, "no logs of {a} in {}", run.display());
+        }
         assert!(
             !running(leftover),
             "processes matching {leftover:?} left running"
