@@ -42,7 +42,7 @@
 //! stops it `interval_ns` later, starts another `interval_ns` after that, and so on; a final
 //! generator that heals (`stop-partition`, `start :all`, `resume :all`, `stop-packet`,
 //! `reset-clock`); and
-//! the [`PerfSpec`] plots shade. [`compose`] runs several together. [`rotating`] cuts time
+//! the [`PerfSpec`] plots shade. [`compose`] mixes several as Jepsen does (one fault op per interval, from a package drawn at random, so faults overlap in every combination). [`rotating`] cuts time
 //! into windows and runs a random subset of the packages in each, healing those that leave.
 //! **Roles** ([`Roles`]) name groups of nodes: node spec `role:storage`, partition
 //! `between:storage,brokers` ([`Grudge::between`]); give them to

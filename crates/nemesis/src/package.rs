@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rand::seq::IndexedRandom;
 use rand::Rng;
-use rift_generator::{any, concat, delay, flip_flop, from_fn, nemesis, nil, once, repeat};
+use rift_generator::{any, concat, delay, flip_flop, from_fn, mix, nemesis, nil, once, repeat};
+
+use crate::schedule::{Shared, SharedGen};
 use rift_generator::{Context, Gen, GenOp};
 use rift_history::Value;
 
@@ -50,8 +52,14 @@ pub struct PerfSpec {
 pub struct Package {
     /// The package's name (`partition`, or `partition+kill` when composed).
     pub name: String,
-    /// Fault ops, for ever (bound it with `time_limit` or the test's own limit).
+    /// Fault ops, for ever (bound it with `time_limit` or the test's own limit), one every
+    /// `interval_ns`.
     pub generator: Gen,
+    /// The same fault ops without their pacing, which [`compose`] mixes with other packages'
+    /// (None for a package that cannot be mixed: it then runs beside the others).
+    pub ops: Option<Gen>,
+    /// The time between two fault ops.
+    pub interval_ns: i64,
     /// Ops that undo the faults (`stop-partition`, `start :all`...), if any.
     pub final_generator: Option<Gen>,
     /// Plot shading.
@@ -172,14 +180,19 @@ pub fn packages(opts: &PackageOptions) -> Result<Vec<Package>, NemesisError> {
     Ok(out)
 }
 
-/// Jepsen's `compose-packages`: the generators together on the nemesis thread (whichever
-/// offers the soonest op), the final generators one after the other, the perf specs
-/// concatenated. No package gives the empty package `none`; one package is returned as is.
+/// Jepsen's `compose-packages`: one fault op every interval (the shortest of the packages'),
+/// each from a package chosen at random (Jepsen's `mix`; each package keeps its own
+/// start/stop order), so faults overlap in every combination rather than in lockstep; the
+/// final generators one after the other, the perf specs concatenated. A package that cannot
+/// be mixed (no [`Package::ops`]) runs beside the mixture on its own pacing. No package gives
+/// the empty package `none`; one package is returned as is.
 pub fn compose(packages: Vec<Package>) -> Package {
     if packages.len() <= 1 {
         return packages.into_iter().next().unwrap_or_else(|| Package {
             name: "none".to_string(),
             generator: nil(),
+            ops: None,
+            interval_ns: DEFAULT_INTERVAL_NS,
             final_generator: None,
             perf: Vec::new(),
         });
@@ -189,17 +202,35 @@ pub fn compose(packages: Vec<Package>) -> Package {
         .map(|p| p.name.as_str())
         .collect::<Vec<_>>()
         .join("+");
-    let mut gens = Vec::new();
+    let interval_ns = packages
+        .iter()
+        .map(|p| p.interval_ns)
+        .min()
+        .unwrap_or(DEFAULT_INTERVAL_NS);
+    let mut mixable = Vec::new();
+    let mut apart = Vec::new();
     let mut finals = Vec::new();
     let mut perf = Vec::new();
     for p in packages {
-        gens.push(p.generator);
+        match p.ops {
+            Some(ops) => mixable.push(ops),
+            None => apart.push(p.generator),
+        }
         finals.extend(p.final_generator);
         perf.extend(p.perf);
     }
+    if !mixable.is_empty() {
+        apart.push(nemesis(delay(interval_ns, mix(mixable))));
+    }
     Package {
         name,
-        generator: any(gens),
+        generator: if apart.len() == 1 {
+            apart.remove(0)
+        } else {
+            any(apart)
+        },
+        ops: None,
+        interval_ns,
         final_generator: (!finals.is_empty()).then(|| concat(finals)),
         perf,
     }
@@ -234,10 +265,24 @@ fn perf(name: &str, start: &[&str], stop: &[&str], color: &str) -> Vec<PerfSpec>
     }]
 }
 
-/// Start ops from `start`, each followed `interval_ns` later by `stop`, then `interval_ns`
-/// later the next start... on the nemesis thread.
-fn alternate(interval_ns: i64, start: Gen, stop: GenOp) -> Gen {
-    nemesis(delay(interval_ns, flip_flop(start, repeat(once(stop)))))
+/// Start ops from `start`, each followed by `stop`, then the next start...
+fn alternate(start: Gen, stop: GenOp) -> Gen {
+    flip_flop(start, repeat(once(stop)))
+}
+
+/// A package's generator fields from its fault ops `raw`: paced one every `interval_ns` on
+/// the nemesis thread, and unpaced for [`compose`] to mix (one pure generator shared by both:
+/// generators keep no state of their own, so sharing is safe).
+fn paced(interval_ns: i64, raw: Gen) -> Package {
+    let shared: Shared = Arc::from(raw);
+    Package {
+        name: String::new(),
+        generator: nemesis(delay(interval_ns, Box::new(SharedGen(shared.clone())))),
+        ops: Some(Box::new(SharedGen(shared))),
+        interval_ns,
+        final_generator: None,
+        perf: Vec::new(),
+    }
 }
 
 /// A generator of `f` ops whose value is drawn uniformly from `values`.
@@ -286,18 +331,17 @@ fn partition_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
     let stop = GenOp::invoke("stop-partition", Value::Nil);
     Ok(Package {
         name: "partition".to_string(),
-        generator: alternate(
-            opts.interval_ns,
-            pick("start-partition", values),
-            stop.clone(),
-        ),
-        final_generator: Some(nemesis(once(stop))),
+        final_generator: Some(nemesis(once(stop.clone()))),
         perf: perf(
             "partition",
             &["start-partition"],
             &["stop-partition"],
             "#E9DCA0",
         ),
+        ..paced(
+            opts.interval_ns,
+            alternate(pick("start-partition", values), stop),
+        )
     })
 }
 
@@ -333,9 +377,9 @@ fn process_package(
     let stop = GenOp::invoke(stop_f, Value::kw("all"));
     Ok(Package {
         name: fault.to_string(),
-        generator: alternate(opts.interval_ns, pick(start_f, values), stop.clone()),
-        final_generator: Some(nemesis(once(stop))),
+        final_generator: Some(nemesis(once(stop.clone()))),
         perf: perf(fault, &[start_f], &[stop_f], color),
+        ..paced(opts.interval_ns, alternate(pick(start_f, values), stop))
     })
 }
 
@@ -367,9 +411,9 @@ fn packet_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
     let stop = GenOp::invoke("stop-packet", Value::Nil);
     Ok(Package {
         name: "packet".to_string(),
-        generator: alternate(opts.interval_ns, start, stop.clone()),
-        final_generator: Some(nemesis(once(stop))),
+        final_generator: Some(nemesis(once(stop.clone()))),
         perf: perf("packet", &["start-packet"], &["stop-packet"], "#D2E9A0"),
+        ..paced(opts.interval_ns, alternate(start, stop))
     })
 }
 
@@ -420,9 +464,9 @@ fn file_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
     });
     Ok(Package {
         name: "file".to_string(),
-        generator: nemesis(delay(opts.interval_ns, gen)),
         final_generator: None,
         perf: perf("file", &["bitflip", "truncate"], &[], "#99F2E2"),
+        ..paced(opts.interval_ns, gen)
     })
 }
 
@@ -504,7 +548,6 @@ fn clock_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
     ]);
     Ok(Package {
         name: "clock".to_string(),
-        generator: nemesis(delay(opts.interval_ns, gen)),
         final_generator: Some(nemesis(once(GenOp::invoke("reset-clock", Value::Nil)))),
         perf: perf(
             "clock",
@@ -512,6 +555,7 @@ fn clock_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
             &["reset-clock"],
             "#A0E9E3",
         ),
+        ..paced(opts.interval_ns, gen)
     })
 }
 

@@ -11,10 +11,10 @@ use crate::package::Package;
 /// `Pending` (a schedule where no package ever has an op must not loop for ever).
 pub const ROTATING_MAX_SKIPS: usize = 1_000;
 
-type Shared = Arc<dyn Generator>;
+pub(crate) type Shared = Arc<dyn Generator>;
 
 /// A shared generator as a boxed one.
-struct SharedGen(Shared);
+pub(crate) struct SharedGen(pub(crate) Shared);
 
 impl Generator for SharedGen {
     fn op(&self, ctx: &Context) -> Poll {
@@ -233,6 +233,8 @@ pub fn rotating_package(packages: Vec<Package>, interval_ns: i64) -> Package {
         entries.push(Package {
             name: p.name,
             generator: p.generator,
+            ops: None,
+            interval_ns: p.interval_ns,
             final_generator: fin.map(|f| Box::new(SharedGen(f)) as Gen),
             perf: Vec::new(),
         });
@@ -240,6 +242,8 @@ pub fn rotating_package(packages: Vec<Package>, interval_ns: i64) -> Package {
     Package {
         name: format!("rotating({})", names.join("+")),
         generator: rotating(entries, interval_ns),
+        ops: None,
+        interval_ns,
         final_generator: (!finals.is_empty()).then(|| concat(finals)),
         perf,
     }

@@ -238,24 +238,47 @@ fn file_package_corrupts_named_files() {
 }
 
 #[test]
-fn compose_runs_packages_together() {
+fn compose_mixes_packages_one_op_per_interval() {
     let c = compose(packages(&opts("partition,kill")).unwrap());
     assert_eq!(c.name, "partition+kill");
     let names: Vec<&str> = c.perf.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["partition", "kill"]);
+    // Jepsen's mix: one fault op every interval from a package drawn at random; each package
+    // keeps its own start/stop order, so faults overlap in every combination.
     assert_eq!(
         run(c.generator, 1, 8),
         ops(&[
-            (0, "start-partition", ":majorities-ring"),
-            (0, "kill", "nil"),
+            (0, "kill", ":one"),
             (10, "start", ":all"),
-            (10, "stop-partition", "nil"),
-            (20, "kill", "nil"),
             (20, "start-partition", ":one"),
-            (30, "start", ":all"),
-            (30, "stop-partition", "nil"),
+            (30, "kill", ":majority"),
+            (40, "stop-partition", "nil"),
+            (50, "start", ":all"),
+            (60, "start-partition", ":majorities-ring"),
+            (70, "stop-partition", "nil"),
         ])
     );
+    // Over a long run: never two ops at once, each package alternates, and every combination
+    // of the two faults (none, either alone, both) holds at some point.
+    let long = run(
+        compose(packages(&opts("partition,kill")).unwrap()).generator,
+        3,
+        400,
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut partitioned, mut killed) = (false, false);
+    for (i, (t, f, _)) in long.iter().enumerate() {
+        assert_eq!(*t, 10 * i as i64, "one op every interval: {long:?}");
+        match f.as_str() {
+            "start-partition" => assert!(!std::mem::replace(&mut partitioned, true)),
+            "stop-partition" => assert!(std::mem::replace(&mut partitioned, false)),
+            "kill" => assert!(!std::mem::replace(&mut killed, true)),
+            "start" => assert!(std::mem::replace(&mut killed, false)),
+            other => panic!("unexpected {other}"),
+        }
+        seen.insert((partitioned, killed));
+    }
+    assert_eq!(seen.len(), 4, "combinations seen: {seen:?}");
     assert_eq!(
         run(c.final_generator.unwrap(), 1, 10),
         ops(&[(0, "stop-partition", "nil"), (0, "start", ":all")])
@@ -391,10 +414,10 @@ fn role_targets() {
     assert_eq!(
         h,
         ops(&[
-            (0, "kill", "\"role:storage\""),
             (0, "start-partition", "\"between:storage,brokers\""),
-            (10, "stop-partition", "nil"),
-            (10, "start", ":all"),
+            (10, "kill", "\"role:storage\""),
+            (20, "stop-partition", "nil"),
+            (30, "start-partition", "\"between:storage,brokers\""),
         ])
     );
     o.targets.insert("kill".into(), vec!["role:clients".into()]);

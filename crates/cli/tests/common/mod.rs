@@ -210,7 +210,9 @@ impl SshCluster {
         }
         // Each node's logs were fetched over SSH into the store.
         for a in &self.addresses {
-            let logs = std::fs::read_dir(run.join(a)).map(|d| d.count()).unwrap_or(0);
+            let logs = std::fs::read_dir(run.join(a))
+                .map(|d| d.count())
+                .unwrap_or(0);
             assert!(logs > 0, "no logs of {a} in {}", run.display());
         }
         assert!(
