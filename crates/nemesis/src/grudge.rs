@@ -146,11 +146,14 @@ impl Grudge {
     }
 
     /// `between`: cuts every link between a node of `a` and a node of `b` (both ways) and
-    /// leaves every other link alone. A node in both groups keeps talking to itself.
+    /// leaves every other link alone. Nodes in both groups (roles that share nodes, such as
+    /// Kafka's combined controller+broker nodes) keep talking to each other, so with
+    /// overlapping roles the cut falls between the nodes of one role only and the other role.
     pub fn between(a: &[String], b: &[String]) -> Grudge {
         let mut g = Grudge::new();
+        let both = |n: &String| a.contains(n) && b.contains(n);
         for x in a {
-            for y in b.iter().filter(|y| *y != x) {
+            for y in b.iter().filter(|y| *y != x && !(both(x) && both(y))) {
                 g.add(x, y);
                 g.add(y, x);
             }

@@ -44,9 +44,14 @@
 //! `reset-clock`); and
 //! the [`PerfSpec`] plots shade. [`compose`] mixes several as Jepsen does (one fault op per interval, from a package drawn at random, so faults overlap in every combination). [`rotating`] cuts time
 //! into windows and runs a random subset of the packages in each, healing those that leave.
-//! **Roles** ([`Roles`]) name groups of nodes: node spec `role:storage`, partition
-//! `between:storage,brokers` ([`Grudge::between`]); give them to
-//! [`LocalNemesis::with_roles`].
+//! **Roles** ([`Roles`]) name groups of nodes (a db declares them: Kafka's `controller` and
+//! `broker`): node spec `role:storage` (all of a role), `role:storage:one` (a Jepsen spec
+//! among the role's nodes only, as Jepsen's `restrict-nemesis-package`), partitions
+//! `between:storage,brokers` ([`Grudge::between`]) and `role:brokers:majority` (a partition
+//! among the role's nodes); give them to [`LocalNemesis::with_roles`]. `--nemesis` names
+//! role-scoped faults ([`parse_faults_for`], [`fault_scope`]): `kill-<role>`,
+//! `pause-<role>`, `clock-<role>`, `packet-<role>` and `partition-<role>` draw Jepsen's
+//! default targets among that role's nodes; `partition-<a>-<b>` cuts the two roles apart.
 //!
 //! # Example
 //!
@@ -138,9 +143,10 @@ pub use net::{
 };
 pub use nodespec::{role_nodes, NodeSpec, Roles};
 pub use package::{
-    compose, default_targets, packages, parse_faults, test_phase, Package, PackageOptions,
-    PerfSpec, CLOCK_MAX_DELTA_MS, CLOCK_MAX_STROBE_MS, CLOCK_STROBE_PERIODS_MS,
-    DEFAULT_INTERVAL_NS, FAULTS,
+    compose, default_targets, fault_kinds, fault_scope, known_faults, packages, parse_faults,
+    parse_faults_for, test_phase, FaultScope, Package, PackageOptions, PerfSpec,
+    CLOCK_MAX_DELTA_MS, CLOCK_MAX_STROBE_MS, CLOCK_STROBE_PERIODS_MS, DEFAULT_INTERVAL_NS, FAULTS,
+    ROLE_FAULTS,
 };
 pub use remote_clock::RemoteClock;
 pub use schedule::{rotating, rotating_package, ROTATING_MAX_SKIPS};

@@ -211,8 +211,18 @@ impl LocalNemesis {
         test: &TestInfo,
         value: &Value,
     ) -> Result<Value, NemesisError> {
-        let nodes = self.nodes.clone();
-        let grudge = match value.as_name() {
+        let mut nodes = self.nodes.clone();
+        let mut name = value.as_name();
+        // `role:<name>:<partition>`: the partition among that role's nodes only.
+        if let Some((role, inner)) = name
+            .and_then(|n| n.strip_prefix("role:"))
+            .and_then(|r| r.split_once(':'))
+        {
+            let members = crate::nodespec::role_nodes(&self.roles, role)?;
+            nodes.retain(|n| members.contains(n));
+            name = Some(inner);
+        }
+        let grudge = match name {
             Some("one") => Grudge::one(&nodes, &mut self.rng),
             Some("majority") => Grudge::majority(&nodes, &mut self.rng),
             Some("minority-third") => Grudge::minority_third(&nodes, &mut self.rng),
@@ -223,7 +233,7 @@ impl LocalNemesis {
                 Some(g) => g?,
                 None => return Err(NemesisError::bad_value(
                     "start-partition",
-                    format!("unknown partition {other:?} (one, majority, minority-third, majorities-ring, bridge, primaries, between:<roleA>,<roleB>)"),
+                    format!("unknown partition {other:?} (one, majority, minority-third, majorities-ring, bridge, primaries, between:<roleA>,<roleB>, role:<role>:<partition>)"),
                 ))
             }
             None => explicit_grudge(value)?,
@@ -249,7 +259,7 @@ impl LocalNemesis {
             NodeSpec::from_value(f, value)?
         }
         .resolve_roles(&self.roles)?;
-        let primaries = if spec == NodeSpec::Primaries {
+        let primaries = if spec.needs_primaries() {
             self.primaries(test).await?
         } else {
             Vec::new()
@@ -386,7 +396,7 @@ impl LocalNemesis {
         let entries = behaviour
             .as_map()
             .ok_or_else(|| NemesisError::bad_value(f, "behaviour must be a map"))?;
-        let primaries = if spec == NodeSpec::Primaries {
+        let primaries = if spec.needs_primaries() {
             self.primaries(test).await?
         } else {
             Vec::new()

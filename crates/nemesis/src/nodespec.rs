@@ -55,6 +55,11 @@ pub enum NodeSpec {
     Nodes(Vec<String>),
     /// `role:<name>`: every node of a role (see [`Roles`], [`NodeSpec::resolve_roles`]).
     Role(String),
+    /// `role:<name>:<spec>`: `spec` (`one`, `majority`, `nil`...) among a role's nodes only
+    /// (Jepsen's `restrict-nemesis-package`); resolved to [`NodeSpec::Within`].
+    InRole(String, Box<NodeSpec>),
+    /// `spec` applied to these nodes only (a role's, once roles are resolved).
+    Within(Vec<String>, Box<NodeSpec>),
 }
 
 impl NodeSpec {
@@ -82,9 +87,20 @@ impl NodeSpec {
         ))
     }
 
-    /// The spec with a Jepsen name (or `role:<name>`), if any.
+    /// The spec with a Jepsen name (or `role:<name>`, or `role:<name>:<spec>`), if any.
     pub fn by_name(name: &str) -> Option<NodeSpec> {
         if let Some(role) = name.strip_prefix("role:") {
+            if let Some((role, inner)) = role.split_once(':') {
+                let inner = match inner {
+                    "nil" => NodeSpec::Random,
+                    other => match NodeSpec::by_name(other)? {
+                        NodeSpec::Role(_) | NodeSpec::InRole(..) => return None,
+                        spec => spec,
+                    },
+                };
+                return (!role.is_empty())
+                    .then(|| NodeSpec::InRole(role.to_string(), Box::new(inner)));
+            }
             return (!role.is_empty()).then(|| NodeSpec::Role(role.to_string()));
         }
         Some(match name {
@@ -98,10 +114,23 @@ impl NodeSpec {
         })
     }
 
-    /// Replaces `role:<name>` by the role's node list; other specs are returned unchanged.
+    /// Whether resolving this spec needs the db's primaries.
+    pub fn needs_primaries(&self) -> bool {
+        match self {
+            NodeSpec::Primaries => true,
+            NodeSpec::InRole(_, inner) | NodeSpec::Within(_, inner) => inner.needs_primaries(),
+            _ => false,
+        }
+    }
+
+    /// Replaces `role:<name>` by the role's node list and `role:<name>:<spec>` by the spec
+    /// within the role's nodes; other specs are returned unchanged.
     pub fn resolve_roles(self, roles: &Roles) -> Result<NodeSpec, NemesisError> {
         match self {
             NodeSpec::Role(r) => Ok(NodeSpec::Nodes(role_nodes(roles, &r)?.to_vec())),
+            NodeSpec::InRole(r, inner) => {
+                Ok(NodeSpec::Within(role_nodes(roles, &r)?.to_vec(), inner))
+            }
             other => Ok(other),
         }
     }
@@ -141,7 +170,20 @@ impl NodeSpec {
                 }
                 list.clone()
             }
-            NodeSpec::Role(role) => {
+            NodeSpec::Within(within, inner) => {
+                let sub: Vec<String> = nodes
+                    .iter()
+                    .filter(|n| within.contains(n))
+                    .cloned()
+                    .collect();
+                let prims: Vec<String> = primaries
+                    .iter()
+                    .filter(|n| within.contains(n))
+                    .cloned()
+                    .collect();
+                return inner.resolve(&sub, &prims, rng);
+            }
+            NodeSpec::Role(role) | NodeSpec::InRole(role, _) => {
                 return Err(NemesisError::UnknownRole {
                     role: role.clone(),
                     known: "none (roles not resolved)".to_string(),
@@ -188,6 +230,57 @@ mod tests {
             "bad value for kill: unknown node spec \"most\""
         );
         assert!(NodeSpec::from_value("kill", &Value::Int(1)).is_err());
+    }
+
+    #[test]
+    fn role_scoped_specs_pick_within_the_role() {
+        let roles: Roles = [(
+            "controller".to_string(),
+            vec!["n1".into(), "n2".into(), "n3".into()],
+        )]
+        .into();
+        let ns = nodes(5);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let spec = NodeSpec::by_name("role:controller:majority").unwrap();
+        assert_eq!(
+            spec,
+            NodeSpec::InRole("controller".into(), Box::new(NodeSpec::Majority))
+        );
+        let spec = spec.resolve_roles(&roles).unwrap();
+        for _ in 0..50 {
+            let picked = spec.resolve(&ns, &[], &mut rng).unwrap();
+            assert_eq!(picked.len(), 2, "{picked:?}");
+            assert!(picked
+                .iter()
+                .all(|n| ["n1", "n2", "n3"].contains(&n.as_str())));
+        }
+        let one = NodeSpec::by_name("role:controller:nil")
+            .unwrap()
+            .resolve_roles(&roles)
+            .unwrap();
+        for _ in 0..50 {
+            let picked = one.resolve(&ns, &[], &mut rng).unwrap();
+            assert!((1..=3).contains(&picked.len()));
+            assert!(picked
+                .iter()
+                .all(|n| ["n1", "n2", "n3"].contains(&n.as_str())));
+        }
+        // Primaries within a role: only the role's primaries.
+        let p = NodeSpec::by_name("role:controller:primaries")
+            .unwrap()
+            .resolve_roles(&roles)
+            .unwrap();
+        let picked = p
+            .resolve(&ns, &["n2".into(), "n5".into()], &mut rng)
+            .unwrap();
+        assert_eq!(picked, vec!["n2".to_string()]);
+        assert!(NodeSpec::by_name("role:controller:most").is_none());
+        assert!(NodeSpec::by_name("role:a:role:b").is_none());
+        let e = NodeSpec::by_name("role:brokers:one")
+            .unwrap()
+            .resolve_roles(&roles)
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown role \"brokers\""), "{e}");
     }
 
     #[test]

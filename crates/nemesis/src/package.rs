@@ -136,22 +136,99 @@ pub fn default_targets(fault: &str) -> Vec<String> {
 }
 
 /// Parses `--nemesis partition,kill` into fault names. `none` (or an empty string) means no
-/// faults; an unknown name is an error that lists the known ones.
+/// faults; an unknown name is an error that lists the known ones. Role-scoped names need the
+/// test's roles: see [`parse_faults_for`].
 pub fn parse_faults(text: &str) -> Result<BTreeSet<String>, NemesisError> {
+    parse_faults_for(text, &Roles::new())
+}
+
+/// The fault kinds that can be scoped to a role (`kill-<role>`...).
+pub const ROLE_FAULTS: [&str; 5] = ["partition", "kill", "pause", "packet", "clock"];
+
+/// Where a fault reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultScope {
+    /// Every node (`kill`).
+    All,
+    /// One role's nodes only (`kill-controller`: a kill of one, a majority or all of the
+    /// controllers; `partition-broker`: partitions among the brokers).
+    Role(String),
+    /// The links between two roles (`partition-broker-controller`).
+    Between(String, String),
+}
+
+/// A `--nemesis` name as its fault kind and scope: `kill` is (`kill`, all nodes),
+/// `kill-controller` (`kill`, role `controller`), `partition-broker-controller`
+/// (`partition`, between `broker` and `controller`). `None` for names that are neither a
+/// fault kind nor a kind of [`ROLE_FAULTS`] followed by known roles.
+pub fn fault_scope(name: &str, roles: &Roles) -> Option<(&'static str, FaultScope)> {
+    if let Some(kind) = FAULTS.iter().find(|f| **f == name) {
+        return Some((kind, FaultScope::All));
+    }
+    for kind in ROLE_FAULTS {
+        let Some(rest) = name.strip_prefix(kind).and_then(|r| r.strip_prefix('-')) else {
+            continue;
+        };
+        if roles.contains_key(rest) {
+            return Some((kind, FaultScope::Role(rest.to_string())));
+        }
+        if kind != "partition" {
+            continue;
+        }
+        for (i, _) in rest.match_indices('-') {
+            let (a, b) = (&rest[..i], &rest[i + 1..]);
+            if a != b && roles.contains_key(a) && roles.contains_key(b) {
+                return Some((kind, FaultScope::Between(a.to_string(), b.to_string())));
+            }
+        }
+    }
+    None
+}
+
+/// The fault names `--nemesis` accepts with `roles`: the kinds, then per role
+/// `kill-<role>`, `pause-<role>`, `clock-<role>`, `packet-<role>`, `partition-<role>`, then
+/// `partition-<a>-<b>` per pair of roles.
+pub fn known_faults(roles: &Roles) -> Vec<String> {
+    let mut out: Vec<String> = FAULTS.iter().map(|f| f.to_string()).collect();
+    for role in roles.keys() {
+        for kind in ["kill", "pause", "clock", "packet", "partition"] {
+            out.push(format!("{kind}-{role}"));
+        }
+    }
+    for a in roles.keys() {
+        for b in roles.keys().filter(|b| *b > a) {
+            out.push(format!("partition-{a}-{b}"));
+        }
+    }
+    out
+}
+
+/// [`parse_faults`] for a test whose db declares `roles`: besides the plain kinds, the
+/// role-scoped faults of [`fault_scope`] (`kill-controller`, `partition-broker-controller`).
+pub fn parse_faults_for(text: &str, roles: &Roles) -> Result<BTreeSet<String>, NemesisError> {
     let mut out = BTreeSet::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         if name == "none" {
             continue;
         }
-        if !FAULTS.contains(&name) {
+        if fault_scope(name, roles).is_none() {
             return Err(NemesisError::UnknownFault {
                 name: name.to_string(),
-                known: FAULTS.join(", "),
+                known: known_faults(roles).join(", "),
             });
         }
         out.insert(name.to_string());
     }
     Ok(out)
+}
+
+/// The fault kinds of a set of fault names (`kill-controller` is a `kill`): what the host
+/// must support (nft for partitions, libfaketime for clocks...). Unknown names are skipped.
+pub fn fault_kinds(faults: &BTreeSet<String>, roles: &Roles) -> BTreeSet<String> {
+    faults
+        .iter()
+        .filter_map(|f| fault_scope(f, roles).map(|(kind, _)| kind.to_string()))
+        .collect()
 }
 
 /// One package per fault in `opts.faults`, in [`FAULTS`] order. Targets are checked here:
@@ -162,22 +239,45 @@ pub fn packages(opts: &PackageOptions) -> Result<Vec<Package>, NemesisError> {
     }
     let mut out = Vec::new();
     for fault in FAULTS.iter().filter(|f| opts.faults.contains(**f)) {
-        out.push(match *fault {
-            "partition" => partition_package(opts)?,
-            "kill" => process_package(opts, "kill", "kill", "start", "#E9A4A0")?,
-            "pause" => process_package(opts, "pause", "pause", "resume", "#A0B1E9")?,
-            "packet" => packet_package(opts)?,
-            "clock" => clock_package(opts)?,
-            _ => file_package(opts)?,
-        });
+        out.push(kind_package(opts, fault, fault, opts.targets_of(fault))?);
     }
-    if let Some(f) = opts.faults.iter().find(|f| !FAULTS.contains(&f.as_str())) {
-        return Err(NemesisError::UnknownFault {
-            name: f.clone(),
-            known: FAULTS.join(", "),
-        });
+    // Role-scoped faults, after the plain ones, in name order.
+    for name in opts.faults.iter().filter(|f| !FAULTS.contains(&f.as_str())) {
+        let Some((kind, scope)) = fault_scope(name, &opts.roles) else {
+            return Err(NemesisError::UnknownFault {
+                name: name.clone(),
+                known: known_faults(&opts.roles).join(", "),
+            });
+        };
+        let targets = match (&scope, opts.targets.get(name.as_str())) {
+            (_, Some(t)) => t.clone(),
+            (FaultScope::Between(a, b), None) => vec![format!("between:{a},{b}")],
+            (FaultScope::Role(r), None) => default_targets(kind)
+                .iter()
+                .map(|t| format!("role:{r}:{t}"))
+                .collect(),
+            (FaultScope::All, None) => opts.targets_of(kind),
+        };
+        out.push(kind_package(opts, name, kind, targets)?);
     }
     Ok(out)
+}
+
+/// The package of fault kind `kind`, named `name`, drawing from `targets`.
+fn kind_package(
+    opts: &PackageOptions,
+    name: &str,
+    kind: &str,
+    targets: Vec<String>,
+) -> Result<Package, NemesisError> {
+    match kind {
+        "partition" => partition_package(opts, name, targets),
+        "kill" => process_package(opts, name, targets, ("kill", "start"), "#E9A4A0"),
+        "pause" => process_package(opts, name, targets, ("pause", "resume"), "#A0B1E9"),
+        "packet" => packet_package(opts, name, targets),
+        "clock" => clock_package(opts, name, targets),
+        _ => file_package(opts),
+    }
 }
 
 /// Jepsen's `compose-packages`: one fault op every interval (the shortest of the packages'),
@@ -300,7 +400,11 @@ fn nonempty(fault: &str, targets: Vec<String>) -> Result<Vec<String>, NemesisErr
     Ok(targets)
 }
 
-fn partition_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
+fn partition_package(
+    opts: &PackageOptions,
+    name: &str,
+    targets: Vec<String>,
+) -> Result<Package, NemesisError> {
     let known = [
         "one",
         "majority",
@@ -309,18 +413,26 @@ fn partition_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
         "bridge",
         "primaries",
     ];
-    let targets = nonempty("partition", opts.targets_of("partition"))?;
+    let targets = nonempty(name, targets)?;
     for t in &targets {
         if known.contains(&t.as_str()) {
             continue;
+        }
+        // `role:<role>:<partition>`: a known partition among a known role's nodes.
+        if let Some((role, inner)) = t.strip_prefix("role:").and_then(|r| r.split_once(':')) {
+            role_nodes(&opts.roles, role)?;
+            if known.contains(&inner) {
+                continue;
+            }
+            return Err(bad(name, format!("unknown partition {inner:?} in {t:?}")));
         }
         match Grudge::between_roles(t, &opts.roles) {
             Some(r) => drop(r?),
             None => {
                 return Err(bad(
-                    "partition",
+                    name,
                     format!(
-                        "unknown partition {t:?} (known: {}, between:<roleA>,<roleB>)",
+                        "unknown partition {t:?} (known: {}, between:<roleA>,<roleB>, role:<role>:<partition>)",
                         known.join(", ")
                     ),
                 ))
@@ -330,14 +442,9 @@ fn partition_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
     let values = targets.iter().map(|t| target_value(t)).collect();
     let stop = GenOp::invoke("stop-partition", Value::Nil);
     Ok(Package {
-        name: "partition".to_string(),
+        name: name.to_string(),
         final_generator: Some(nemesis(once(stop.clone()))),
-        perf: perf(
-            "partition",
-            &["start-partition"],
-            &["stop-partition"],
-            "#E9DCA0",
-        ),
+        perf: perf(name, &["start-partition"], &["stop-partition"], "#E9DCA0"),
         ..paced(
             opts.interval_ns,
             alternate(pick("start-partition", values), stop),
@@ -366,26 +473,30 @@ fn check_specs(fault: &str, targets: &[String], roles: &Roles) -> Result<(), Nem
 
 fn process_package(
     opts: &PackageOptions,
-    fault: &str,
-    start_f: &'static str,
-    stop_f: &'static str,
+    name: &str,
+    targets: Vec<String>,
+    (start_f, stop_f): (&'static str, &'static str),
     color: &str,
 ) -> Result<Package, NemesisError> {
-    let targets = nonempty(fault, opts.targets_of(fault))?;
-    check_specs(fault, &targets, &opts.roles)?;
+    let targets = nonempty(name, targets)?;
+    check_specs(name, &targets, &opts.roles)?;
     let values = targets.iter().map(|t| target_value(t)).collect();
     let stop = GenOp::invoke(stop_f, Value::kw("all"));
     Ok(Package {
-        name: fault.to_string(),
+        name: name.to_string(),
         final_generator: Some(nemesis(once(stop.clone()))),
-        perf: perf(fault, &[start_f], &[stop_f], color),
+        perf: perf(name, &[start_f], &[stop_f], color),
         ..paced(opts.interval_ns, alternate(pick(start_f, values), stop))
     })
 }
 
-fn packet_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
-    let targets = nonempty("packet", opts.targets_of("packet"))?;
-    check_specs("packet", &targets, &opts.roles)?;
+fn packet_package(
+    opts: &PackageOptions,
+    name: &str,
+    targets: Vec<String>,
+) -> Result<Package, NemesisError> {
+    let targets = nonempty(name, targets)?;
+    check_specs(name, &targets, &opts.roles)?;
     if opts.loss_percents.is_empty() || opts.loss_percents.iter().any(|p| *p > 100) {
         return Err(bad(
             "packet",
@@ -410,9 +521,9 @@ fn packet_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
     });
     let stop = GenOp::invoke("stop-packet", Value::Nil);
     Ok(Package {
-        name: "packet".to_string(),
+        name: name.to_string(),
         final_generator: Some(nemesis(once(stop.clone()))),
-        perf: perf("packet", &["start-packet"], &["stop-packet"], "#D2E9A0"),
+        perf: perf(name, &["start-packet"], &["stop-packet"], "#D2E9A0"),
         ..paced(opts.interval_ns, alternate(start, stop))
     })
 }
@@ -521,11 +632,15 @@ fn clock_fault(specs: &[NodeSpec], nodes: &[String], rng: &mut impl Rng) -> Opti
 
 /// Jepsen's clock package: a `check-clock-offsets` first, then every interval a reset, bump
 /// or strobe alternating with `check-clock-offsets`; the final generator resets every clock.
-fn clock_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
-    let targets = nonempty("clock", opts.targets_of("clock"))?;
-    check_specs("clock", &targets, &opts.roles)?;
-    if targets.iter().any(|t| t == "primaries") {
-        return Err(bad("clock", "primaries cannot be clock targets"));
+fn clock_package(
+    opts: &PackageOptions,
+    name: &str,
+    targets: Vec<String>,
+) -> Result<Package, NemesisError> {
+    let targets = nonempty(name, targets)?;
+    check_specs(name, &targets, &opts.roles)?;
+    if targets.iter().any(|t| t.ends_with("primaries")) {
+        return Err(bad(name, "primaries cannot be clock targets"));
     }
     if opts.nodes.is_empty() {
         return Err(bad("clock", "no nodes"));
@@ -547,10 +662,10 @@ fn clock_package(opts: &PackageOptions) -> Result<Package, NemesisError> {
         flip_flop(fault, repeat(once(check))),
     ]);
     Ok(Package {
-        name: "clock".to_string(),
+        name: name.to_string(),
         final_generator: Some(nemesis(once(GenOp::invoke("reset-clock", Value::Nil)))),
         perf: perf(
-            "clock",
+            name,
             &["bump-clock", "strobe-clock"],
             &["reset-clock"],
             "#A0E9E3",

@@ -487,6 +487,17 @@ fn between_grudge_cuts_only_cross_links() {
     assert_eq!(g.of("n2"), set(&["n1", "n3"]));
     assert_eq!(g.of("n1"), set(&["n2", "n3"]));
     assert_eq!(g.of("n4"), set(&[]));
+    // Overlapping roles (Kafka's combined controller+broker nodes n1..n3, broker-only n4, n5):
+    // the nodes of both roles stay together; the broker-only nodes lose the controllers.
+    let nodes = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let g = Grudge::between(
+        &nodes(&["n1", "n2", "n3"]),
+        &nodes(&["n1", "n2", "n3", "n4", "n5"]),
+    );
+    assert_eq!(g.of("n1"), set(&["n4", "n5"]));
+    assert_eq!(g.of("n3"), set(&["n4", "n5"]));
+    assert_eq!(g.of("n4"), set(&["n1", "n2", "n3"]));
+    assert_eq!(g.of("n5"), set(&["n1", "n2", "n3"]));
     assert!(Grudge::between_roles("majority", &roles()).is_none());
     let e = Grudge::between_roles("between:storage,clients", &roles())
         .unwrap()
@@ -495,4 +506,112 @@ fn between_grudge_cuts_only_cross_links() {
         e.to_string(),
         "unknown role \"clients\" (known roles: brokers, storage)"
     );
+}
+
+/// Kafka's roles: combined controller+broker nodes n1..n3, broker-only n4 and n5.
+fn kafka_roles() -> Roles {
+    let mut r = Roles::new();
+    r.insert(
+        "controller".into(),
+        vec!["n1".into(), "n2".into(), "n3".into()],
+    );
+    r.insert("broker".into(), nodes());
+    r
+}
+
+#[test]
+fn role_scoped_fault_names() {
+    let roles = kafka_roles();
+    let f = parse_faults_for(
+        "kill-controller, pause-broker,clock-controller,partition-broker,partition-broker-controller,kill",
+        &roles,
+    )
+    .unwrap();
+    assert_eq!(
+        f.iter().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "clock-controller",
+            "kill",
+            "kill-controller",
+            "partition-broker",
+            "partition-broker-controller",
+            "pause-broker"
+        ]
+    );
+    assert_eq!(
+        fault_scope("partition-controller-broker", &roles),
+        Some((
+            "partition",
+            FaultScope::Between("controller".into(), "broker".into())
+        ))
+    );
+    assert_eq!(
+        fault_scope("kill-controller", &roles),
+        Some(("kill", FaultScope::Role("controller".into())))
+    );
+    assert_eq!(fault_scope("kill-broker-controller", &roles), None);
+    assert_eq!(
+        fault_kinds(&f, &roles).into_iter().collect::<Vec<_>>(),
+        ["clock", "kill", "partition", "pause"]
+    );
+    let e = parse_faults_for("kill-storage", &roles)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("unknown fault \"kill-storage\" (known faults: partition, kill, pause, packet, file, clock, kill-broker, pause-broker, clock-broker, packet-broker, partition-broker, kill-controller,"), "{e}");
+    assert!(e.contains("partition-broker-controller"), "{e}");
+    // Without roles, role names are unknown faults.
+    assert!(parse_faults("kill-controller").is_err());
+}
+
+#[test]
+fn role_scoped_packages_target_only_their_role() {
+    let mut o = PackageOptions::new(
+        parse_faults_for(
+            "kill-controller,partition-broker-controller,pause-broker",
+            &kafka_roles(),
+        )
+        .unwrap(),
+        nodes(),
+    );
+    o.roles = kafka_roles();
+    o.interval_ns = 10 * S;
+    let ps = packages(&o).unwrap();
+    let names: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kill-controller",
+            "partition-broker-controller",
+            "pause-broker"
+        ]
+    );
+    assert_eq!(ps[0].perf[0].name, "kill-controller");
+    assert_eq!(ps[0].perf[0].start, ["kill"]);
+    let c = compose(ps);
+    let h = run(c.generator, 3, 60);
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, f, v) in &h {
+        seen.insert(f.clone());
+        match f.as_str() {
+            "kill" => assert!(v.starts_with("\"role:controller:"), "{v}"),
+            "pause" => assert!(v.starts_with("\"role:broker:"), "{v}"),
+            "start-partition" => assert_eq!(v, "\"between:broker,controller\""),
+            "start" | "resume" => assert_eq!(v, ":all"),
+            "stop-partition" => assert_eq!(v, "nil"),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        seen.contains("kill") && seen.contains("pause") && seen.contains("start-partition"),
+        "{seen:?}"
+    );
+    // A role package's targets may be set by name, and are checked.
+    o.targets.insert(
+        "kill-controller".into(),
+        vec!["role:controller:most".into()],
+    );
+    assert!(packages(&o).is_err());
+    o.targets
+        .insert("kill-controller".into(), vec!["role:controller:all".into()]);
+    assert!(packages(&o).is_ok());
 }
