@@ -79,6 +79,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod clock;
 mod config;
 mod daemon;
@@ -91,6 +92,7 @@ mod ssh;
 mod sys;
 pub mod testkit;
 
+pub use cache::{cache_dir, CACHE_VAR};
 pub use config::{
     bridge_name, cgroup_dir_name, node_address, subnet_for_prefix, ClusterConfig, ClusterState,
     NodeState, Phase, Tracking, DEFAULT_PREFIX, DEFAULT_ROOT, STATE_FILE,
