@@ -212,9 +212,24 @@ pub fn generator_with_nemesis(
 /// The phases of a test from its main client generator: `main` at `rate_hz` (0: flat out) on
 /// the clients, beside the nemesis' generator, for `time_limit`; then the nemesis heals; then,
 /// when there is a `last` op (a final read), the recovery wait and that op on the clients.
+/// [`assemble_final`] with `last` as a one-op generator.
 pub fn assemble(
     main: Gen,
     last: Option<GenOp>,
+    rate_hz: f64,
+    time_limit: Duration,
+    nemesis: Option<NemesisPhase>,
+) -> Gen {
+    assemble_final(main, last.map(gen::once), rate_hz, time_limit, nemesis)
+}
+
+/// Like [`assemble`], with a whole final phase: `last` runs on the clients once the main
+/// phase is over, the nemesis has healed and the system has had its recovery time (Jepsen's
+/// `:final-generator`, e.g. the Kafka workload's final polls). It is not rate-limited; bound
+/// it yourself (`time_limit`) if it might not end.
+pub fn assemble_final(
+    main: Gen,
+    last: Option<Gen>,
     rate_hz: f64,
     time_limit: Duration,
     nemesis: Option<NemesisPhase>,
@@ -241,8 +256,8 @@ pub fn assemble(
             }
         }
     }
-    if let Some(op) = last {
-        phases.push(gen::clients(gen::once(op)));
+    if let Some(g) = last {
+        phases.push(gen::clients(g));
     }
     gen::phases(phases)
 }

@@ -25,6 +25,11 @@
 //! completions; it fills in processes, keeps threads busy/free, feeds events to the generator
 //! and applies the crash rule.
 //!
+//! **Transactions.** [`list_append_generator`] and [`rw_register_generator`] are Elle's txn
+//! generators (random reads and writes over a rotating pool of keys, values unique and
+//! increasing per key; [`TxnGenOptions`], [`KeyDist`]), shared by the transactional suites
+//! (etcd, Kafka's queue workload, SQL). They are pure: a discarded offer consumes no values.
+//!
 //! # Example
 //!
 //! ```
@@ -68,6 +73,7 @@ mod scheduler;
 mod sim;
 mod threads;
 mod time;
+mod txn;
 
 pub use basic::{
     concat, cycle, cycle_n, f_map, filter, flip_flop, from_fn, limit, map, map_ctx, mix, once,
@@ -85,3 +91,4 @@ pub use threads::{
     on_threads, phases, process_limit, reserve, synchronize, then,
 };
 pub use time::{cycle_times, delay, log, sleep, stagger, time_limit, CYCLE_TIMES_MAX_SKIPS};
+pub use txn::{list_append_generator, rw_register_generator, KeyDist, TxnGenOptions};

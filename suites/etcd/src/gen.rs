@@ -1,102 +1,13 @@
 //! Generators and checkers of the etcd workloads: `register` and `set` come from
-//! `rift_core::workload`; `append` and `wr` (Elle's transactional workloads) are here.
+//! `rift_core::workload`; `append` and `wr` (Elle's transactional workloads) use the txn
+//! generators of `rift_generator`, re-exported here under their old names.
 
 use crate::client::EtcdWorkload;
-use rand::Rng;
 use rift_checker::{Checker, CheckerOptions, Compose};
 use rift_core::workload::{self, NemesisPhase};
-use rift_generator::{self as gen, Gen, GenOp};
-use rift_history::Value;
-use std::sync::{Arc, Mutex};
+use rift_generator::Gen;
+pub use rift_generator::{list_append_generator, rw_register_generator, TxnGenOptions};
 use std::time::Duration;
-
-/// The shape of generated txns (Jepsen's `elle.list-append/gen` options).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TxnGenOptions {
-    /// Keys in play at any time.
-    pub key_count: usize,
-    /// Fewest micro-ops per txn (at least 1).
-    pub min_txn_length: usize,
-    /// Most micro-ops per txn.
-    pub max_txn_length: usize,
-    /// Writes to a key before it is retired and a fresh key takes its place.
-    pub max_writes_per_key: u64,
-}
-
-impl Default for TxnGenOptions {
-    /// 3 keys, 1 to 4 micro-ops, 32 writes a key.
-    fn default() -> TxnGenOptions {
-        TxnGenOptions {
-            key_count: 3,
-            min_txn_length: 1,
-            max_txn_length: 4,
-            max_writes_per_key: 32,
-        }
-    }
-}
-
-/// The keys in play and how often each was written.
-struct KeyPool {
-    /// (key, writes so far) per slot.
-    active: Vec<(i64, u64)>,
-    next_key: i64,
-}
-
-impl KeyPool {
-    fn new(n: usize) -> KeyPool {
-        let n = n.max(1);
-        KeyPool {
-            active: (0..n as i64).map(|k| (k, 0)).collect(),
-            next_key: n as i64,
-        }
-    }
-
-    /// A write to slot `slot`: its key and the value to write (1, 2, ... per key: unique);
-    /// a key that has had its writes is replaced by a fresh one first.
-    fn write(&mut self, slot: usize, max_writes: u64) -> (i64, i64) {
-        if self.active[slot].1 >= max_writes.max(1) {
-            self.active[slot] = (self.next_key, 0);
-            self.next_key += 1;
-        }
-        let entry = &mut self.active[slot];
-        entry.1 += 1;
-        (entry.0, entry.1 as i64)
-    }
-}
-
-fn txn_generator(write_f: &'static str, o: TxnGenOptions) -> Gen {
-    let pool = Arc::new(Mutex::new(KeyPool::new(o.key_count)));
-    let min = o.min_txn_length.max(1);
-    let max = o.max_txn_length.max(min);
-    gen::from_fn(move |ctx| {
-        let mut rng = ctx.rng();
-        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-        let n = rng.random_range(min..=max);
-        let mut mops = Vec::with_capacity(n);
-        for _ in 0..n {
-            let slot = rng.random_range(0..pool.active.len());
-            let mop = if rng.random_bool(0.5) {
-                let (k, v) = pool.write(slot, o.max_writes_per_key);
-                vec![Value::kw(write_f), Value::Int(k), Value::Int(v)]
-            } else {
-                vec![Value::kw("r"), Value::Int(pool.active[slot].0), Value::Nil]
-            };
-            mops.push(Value::Vector(mop));
-        }
-        Some(GenOp::invoke("txn", Value::Vector(mops)))
-    })
-}
-
-/// Jepsen's list-append txns: `[[:r k nil] [:append k v] ...]`, 1..4 micro-ops on a rotating
-/// pool of keys, values 1, 2, 3... per key (unique per key, as Elle needs). Never exhausted.
-pub fn list_append_generator(o: TxnGenOptions) -> Gen {
-    txn_generator("append", o)
-}
-
-/// Rw-register txns: `[[:r k nil] [:w k v] ...]`, the same shape, values unique per key.
-pub fn rw_register_generator(o: TxnGenOptions) -> Gen {
-    txn_generator("w", o)
-}
 
 /// The whole generator of a workload: `(clients + nemesis) for the time limit`, then heal,
 /// recover and the final phase (`set` ends with one `read`; txns and registers need none).
@@ -156,7 +67,7 @@ pub fn checker(w: EtcdWorkload) -> Result<Box<dyn Checker>, String> {
 mod tests {
     use super::*;
     use rift_generator::{simulate, SimConfig};
-    use rift_history::{History, OpType};
+    use rift_history::{History, OpType, Value};
     use std::collections::BTreeMap;
 
     fn txns(g: Gen, n: usize) -> Vec<Value> {
