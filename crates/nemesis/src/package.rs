@@ -252,8 +252,11 @@ pub fn packages(opts: &PackageOptions) -> Result<Vec<Package>, NemesisError> {
         let targets = match (&scope, opts.targets.get(name.as_str())) {
             (_, Some(t)) => t.clone(),
             (FaultScope::Between(a, b), None) => vec![format!("between:{a},{b}")],
-            (FaultScope::Role(r), None) => default_targets(kind)
+            // The kind's targets (configured, else Jepsen's defaults) among the role's nodes.
+            (FaultScope::Role(r), None) => opts
+                .targets_of(kind)
                 .iter()
+                .filter(|t| !t.contains(':'))
                 .map(|t| format!("role:{r}:{t}"))
                 .collect(),
             (FaultScope::All, None) => opts.targets_of(kind),
