@@ -1,7 +1,9 @@
 //! Command-line arguments, named as Jepsen names them.
 
+use crate::suites;
 use clap::{Args, Parser, Subcommand};
-use rift_core::mem::Bugs;
+use rift_suite::parse::{non_negative_f64, positive_f64};
+use rift_suite::Suite;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -74,16 +76,14 @@ pub struct ClusterAt {
     pub prefix: String,
 }
 
+/// The options every suite shares. Each suite adds its own (`rift test --db NAME --help`).
 #[derive(Args, Debug, Clone)]
 pub struct TestArgs {
-    /// The system under test. `etcd`: a real etcd cluster (Debian's etcd-server), one member
-    /// per node of the local cluster (needs root). `kv`: rift-kv, a primary-backup register
-    /// store of our own, one server per node (local cluster or SSH). `mem`: the in-process
-    /// store (no root, no network).
-    #[arg(long, default_value = "mem")]
+    /// The system under test: a suite's name (`rift test --help` lists them; `rift test --db
+    /// NAME --help` shows a suite's own options).
+    #[arg(long, default_value = suites::DEFAULT_DB)]
     pub db: String,
-    /// Workload. etcd: register (default), set, append, wr; kv: register (default), set;
-    /// mem: set (default), queue, bank, counter, unique-ids, register.
+    /// Workload (default: the suite's first; `rift test --db NAME --help` lists them).
     #[arg(long, short = 'w')]
     pub workload: Option<String>,
     /// Comma-separated node names.
@@ -92,7 +92,8 @@ pub struct TestArgs {
     /// A file with one node name per line (`#` comments allowed).
     #[arg(long)]
     pub nodes_file: Option<PathBuf>,
-    /// Client threads: a number, or `3n` for three per node (default: 2n for etcd, 1n else).
+    /// Client threads: a number, or `3n` for three per node (default: the suite's, 1n for
+    /// most).
     #[arg(long)]
     pub concurrency: Option<String>,
     /// Seconds the workload runs.
@@ -104,19 +105,10 @@ pub struct TestArgs {
     /// Seed for every random choice (logged and stored; same seed, same choices).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Total client operations per second (0: as fast as possible).
-    #[arg(long, default_value_t = 500.0, value_parser = non_negative_f64)]
-    pub rate: f64,
-    /// Plant a bug in the in-memory system: lost-writes, stale-reads, duplicates (repeatable,
-    /// or comma-separated).
-    #[arg(long = "bug", value_delimiter = ',')]
-    pub bug: Vec<String>,
-    /// Probability that a planted bug fires on an eligible op.
-    #[arg(long, default_value_t = 0.05, value_parser = probability)]
-    pub bug_rate: f64,
-    /// Probability that an op of the in-memory system ends with an unknown outcome (`info`).
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
-    pub indeterminate_rate: f64,
+    /// Total client operations per second (0: as fast as possible; default: 500, or the
+    /// suite's).
+    #[arg(long, value_parser = non_negative_f64)]
+    pub rate: Option<f64>,
     /// Seconds an operation may take before it is recorded as `info` (`:timeout`).
     #[arg(long, default_value_t = 10.0, value_parser = positive_f64)]
     pub op_timeout: f64,
@@ -126,8 +118,9 @@ pub struct TestArgs {
     /// The store directory.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
-    /// Faults, comma-separated: partition, kill, pause, packet, file, clock (`none`: no
-    /// faults; default: partition,kill for etcd, none else). `clock` needs libfaketime.
+    /// Faults, comma-separated: partition, kill, pause, packet, file, clock, and the role
+    /// faults of suites with roles (`kill-<role>`, `partition-<a>-<b>`...); `none`: no faults
+    /// (default: the suite's). `clock` needs libfaketime.
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Seconds between fault operations (a fault starts, holds this long, stops, and the next
@@ -145,22 +138,6 @@ pub struct TestArgs {
     /// it crashed on its own (nodes the nemesis killed stay down until it starts them).
     #[arg(long, value_parser = positive_f64)]
     pub watchdog: Option<f64>,
-    /// `--db etcd`: reads with etcd's serializable (non-quorum) reads: a real, documented
-    /// weakening; the register workload then catches stale reads under partitions.
-    #[arg(long)]
-    pub serializable_reads: bool,
-    /// `--db etcd`: the etcd binary to run (default: `etcd` on the PATH, else Debian's
-    /// etcd-server installed with apt).
-    #[arg(long)]
-    pub bin: Option<PathBuf>,
-    /// `--db etcd` on SSH nodes: an etcd release archive to install on each node instead of
-    /// Debian's package (a URL fetched on the node, or a local file).
-    #[arg(long)]
-    pub archive: Option<String>,
-    /// `--db kv`: where replicas answer reads. `primary` (linearizable) or `local` (each
-    /// replica's own copy: stale behind a partition).
-    #[arg(long, default_value = "primary")]
-    pub kv_reads: String,
     /// The nodes are real machines reached over SSH (implied by --username, --password and
     /// --ssh-private-key); without it they are the local cluster's network namespaces.
     #[arg(long)]
@@ -278,24 +255,6 @@ pub struct CheckArgs {
 }
 
 impl TestArgs {
-    /// The faults: `--nemesis`, or the db's default.
-    pub fn nemesis_or_default(&self) -> String {
-        match (&self.nemesis, self.db.as_str()) {
-            (Some(n), _) => n.clone(),
-            (None, "etcd") => "partition,kill".into(),
-            (None, _) => "none".into(),
-        }
-    }
-
-    /// `--concurrency`, or the db's default.
-    pub fn concurrency_or_default(&self) -> String {
-        match (&self.concurrency, self.db.as_str()) {
-            (Some(c), _) => c.clone(),
-            (None, "etcd") => "2n".into(),
-            (None, _) => "1n".into(),
-        }
-    }
-
     /// Whether the nodes are SSH machines.
     pub fn uses_ssh(&self) -> bool {
         self.ssh
@@ -342,20 +301,6 @@ impl TestArgs {
         }
         Ok(nodes)
     }
-
-    /// The planted bugs.
-    pub fn bugs(&self) -> Result<Bugs, BadArgs> {
-        let mut b = Bugs {
-            rate: self.bug_rate,
-            indeterminate: self.indeterminate_rate,
-            ..Bugs::default()
-        };
-        for name in &self.bug {
-            b.enable(name.trim())
-                .map_err(|e| bad(format!("--bug: {e}")))?;
-        }
-        Ok(b)
-    }
 }
 
 /// A bad-arguments error: exit code 254.
@@ -375,23 +320,137 @@ pub fn bad(msg: impl fmt::Display) -> BadArgs {
     BadArgs(msg.to_string())
 }
 
-fn positive_f64(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("expected a positive number of seconds, got {s:?}")),
-    }
+/// The command line of `rift` with `suite`'s options added to `test` and `test-all` (under
+/// the heading `<name> options`), the help of the common options that default per suite
+/// filled in with that suite's defaults. Without a suite (help without `--db`), `test` and
+/// `test-all` have the common options only and their help lists every suite.
+pub fn command(suite: Option<&'static dyn Suite>) -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+        .mut_subcommand("test", |c| for_suite(c, suite))
+        .mut_subcommand("test-all", |c| for_suite(c, suite))
 }
 
-fn non_negative_f64(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("expected a number >= 0, got {s:?}")),
+fn for_suite(cmd: clap::Command, suite: Option<&'static dyn Suite>) -> clap::Command {
+    let Some(s) = suite else {
+        return cmd.after_help(suite_list());
+    };
+    let workloads = s.workloads();
+    let cmd = cmd
+        .mut_arg("workload", |a| {
+            a.help(format!(
+                "Workload: {} (default: {})",
+                workloads.join(", "),
+                workloads.first().copied().unwrap_or("none")
+            ))
+        })
+        .mut_arg("concurrency", |a| {
+            a.help(format!(
+                "Client threads: a number, or `3n` for three per node (default: {})",
+                s.default_concurrency()
+            ))
+        })
+        .mut_arg("rate", |a| {
+            a.help(format!(
+                "Total client operations per second (0: as fast as possible; default: {})",
+                s.default_rate_hz().unwrap_or(DEFAULT_RATE_HZ)
+            ))
+        })
+        .mut_arg("nemesis", |a| {
+            a.help(format!(
+                "Faults, comma-separated: partition, kill, pause, packet, file, clock{} \
+                 (`none`: no faults; default: {}). `clock` needs libfaketime",
+                role_faults_hint(s),
+                s.default_nemesis()
+            ))
+        })
+        .after_help(format!(
+            "--db {}: {}.\n`rift test --help` lists every suite.",
+            s.name(),
+            s.about()
+        ));
+    // clap keeps headings as `&'static str` (without its `string` feature): one short string
+    // per process.
+    let heading: &'static str = Box::leak(format!("{} options", s.name()).into_boxed_str());
+    // A derived `Args` struct's doc comment would become the subcommand's about: keep ours.
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    let mut cmd = s
+        .args(cmd.next_help_heading(heading))
+        .next_help_heading(None);
+    if let Some(about) = about {
+        cmd = cmd.about(about);
     }
+    if let Some(long_about) = long_about {
+        cmd = cmd.long_about(long_about);
+    }
+    cmd
 }
 
-fn probability(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        _ => Err(format!("expected a probability between 0 and 1, got {s:?}")),
+/// `, kill-controller, ...` for a suite with roles (on five nodes), else nothing.
+fn role_faults_hint(s: &dyn Suite) -> String {
+    let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+    let roles = s.roles(&nodes);
+    if roles.is_empty() {
+        return String::new();
+    }
+    let scoped: Vec<String> = rift_nemesis::known_faults(&roles)
+        .into_iter()
+        .filter(|f| f.contains('-'))
+        .collect();
+    format!(", {}", scoped.join(", "))
+}
+
+/// `--rate` when neither the command line nor the suite says.
+pub const DEFAULT_RATE_HZ: f64 = 500.0;
+
+/// The help text that lists every suite of the table.
+fn suite_list() -> String {
+    format!(
+        "Suites (--db NAME):\n{}\n`rift test --db NAME --help` lists a suite's own options.",
+        suites::describe()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_suite_builds_a_valid_command() {
+        command(None).debug_assert();
+        for s in suites::SUITES {
+            command(Some(*s)).debug_assert();
+        }
+    }
+
+    #[test]
+    fn help_lists_the_suite_options_only() {
+        let help = |suite| {
+            let mut cmd = command(suite);
+            let test = cmd.find_subcommand_mut("test").unwrap();
+            test.render_help().to_string()
+        };
+        let etcd = help(suites::find("etcd"));
+        assert!(etcd.contains("etcd options"), "{etcd}");
+        assert!(etcd.starts_with("Run a test"), "{etcd}");
+        assert!(etcd.contains("--serializable-reads"), "{etcd}");
+        assert!(etcd.contains("--archive"), "{etcd}");
+        assert!(etcd.contains("--nemesis-interval"), "{etcd}");
+        assert!(etcd.contains("default: partition,kill"), "{etcd}");
+        assert!(
+            !etcd.contains("--kv-reads") && !etcd.contains("--bug-rate"),
+            "{etcd}"
+        );
+        let kv = help(suites::find("kv"));
+        assert!(kv.contains("--kv-reads") && !kv.contains("--bin"), "{kv}");
+        let none = help(None);
+        for s in suites::SUITES {
+            assert!(none.contains(s.about()), "{none}");
+        }
+        assert!(none.contains("rift test --db NAME --help"), "{none}");
+        assert!(
+            !none.contains("--serializable-reads") && !none.contains("--bug"),
+            "{none}"
+        );
     }
 }

@@ -1,90 +1,50 @@
-//! `rift test --db kv`: a real system on the local cluster (or on SSH nodes), with faults.
+//! Where `rift test` runs a suite that needs nodes: the local cluster, or SSH nodes.
 //!
 //! The local cluster is brought up before the first run and torn down after the last (also
 //! when a run fails, panics or is interrupted), unless `--reuse-cluster` names one that `rift
 //! cluster up` made, or `--leave-db-running` asks to keep it. With `--ssh` (or any of
 //! `--username`, `--password`, `--ssh-private-key`) the nodes are real machines: the `rift`
-//! binary is copied to each (it runs the rift-kv server) and faults go through SSH.
+//! binary is copied to each (it runs the rift-kv server) and faults go through SSH. Either way
+//! the suites get a [`Place`].
 
 use crate::args::{bad, TestArgs};
 use anyhow::Result;
 use rift_control::{ClusterConfig, LocalCluster, Remote, SshConfig, SshRemote};
-use rift_core::workload::{self, WorkloadOptions};
-use rift_core::{RunOptions, Test};
-use rift_kv::{KvClient, KvDb, KvWorkload, ReadMode};
-use rift_nemesis::{LocalNemesis, PackageOptions};
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use rift_suite::{ssh_home, Place, SshPlace};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// The workloads rift-kv serves.
-pub const KV_WORKLOADS: &[&str] = &["register", "set"];
-
-/// The workloads of the etcd suite.
-pub const ETCD_WORKLOADS: &[&str] = &["register", "set", "append", "wr"];
-
-/// Builds one run of `--db etcd` on the local cluster, or on SSH nodes (etcd installed on
-/// each: `--bin` uploaded, `--archive` unpacked, or Debian's package with apt).
-pub fn etcd_test(
-    a: &TestArgs,
-    tc: &TestCluster,
-    concurrency: u32,
-    seed: u64,
-    o: &WorkloadOptions,
-    opts: RunOptions,
-) -> Result<Test> {
-    let workload = rift_etcd::EtcdWorkload::parse(&o.workload).map_err(bad)?;
-    let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
-    if faults.contains("clock") && matches!(tc, TestCluster::Local(_)) {
-        return Err(bad(
-            "--nemesis clock: etcd is a static Go binary, which ignores libfaketime on the \
-             local cluster; clock faults on etcd need SSH nodes",
-        )
-        .into());
-    }
-    if faults.contains("file") && matches!(tc, TestCluster::Ssh(_)) {
-        return Err(bad("--nemesis file: only on the local cluster so far").into());
-    }
-    let mut eo = rift_etcd::EtcdTestOptions::new(workload);
-    eo.rate_hz = o.rate_hz;
-    eo.time_limit = o.time_limit;
-    eo.concurrency = concurrency;
-    eo.seed = seed;
-    eo.faults = faults;
-    eo.nemesis_interval_s = a.nemesis_interval;
-    eo.recovery = Duration::from_secs_f64(a.recovery_time);
-    eo.rotate_ns = a.nemesis_rotate.map(|secs| (secs * 1e9) as i64);
-    eo.watchdog = a
-        .watchdog
-        .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
-    eo.db.bin = a.bin.clone();
-    eo.client.serializable_reads = a.serializable_reads;
-    eo.db.archive = a.archive.clone();
-    eo.run = opts;
-    let to_err = |e: rift_etcd::EtcdError| anyhow::anyhow!("{e}");
-    let (test, _db, _stats) = match tc {
-        TestCluster::Local(l) => rift_etcd::etcd_test(l.cluster.clone(), &eo).map_err(to_err)?,
-        TestCluster::Ssh(s) => {
-            eo.db.install_on_nodes = true;
-            let nodes = s.node_dirs();
-            let remote: Arc<dyn Remote> = s.remote.clone();
-            let db =
-                rift_etcd::EtcdDb::new(remote.clone(), nodes, eo.db.clone()).map_err(to_err)?;
-            let nemesis = LocalNemesis::over_remote(remote, s.addresses.clone(), seed);
-            rift_etcd::etcd_test_with(Arc::new(db), tc.nodes(), nemesis, &eo).map_err(to_err)?
-        }
-    };
-    Ok(test)
+/// The place of a `rift test`, and the local cluster's lifetime when this run brought it up
+/// (torn down on drop).
+pub struct TestPlace {
+    /// Where the nodes are, for the suites.
+    pub place: Place,
+    _local: Option<LocalTestCluster>,
 }
 
-/// Where a `rift test` runs: the local cluster (torn down on drop when this run created it), or
-/// SSH nodes.
-pub enum TestCluster {
-    /// Network namespaces on this machine.
-    Local(LocalTestCluster),
-    /// Real machines over SSH.
-    Ssh(SshNodes),
+impl TestPlace {
+    /// The local cluster for `nodes`, or SSH connections to them. `fault_kinds` are the base
+    /// kinds of every fault the runs will use (`partition`, `clock`...): the host tools they
+    /// need are checked (and installed, as root) first.
+    pub fn start(
+        a: &TestArgs,
+        nodes: &[String],
+        fault_kinds: &BTreeSet<String>,
+    ) -> Result<TestPlace> {
+        if a.uses_ssh() {
+            let ssh = connect_ssh(a, nodes)?;
+            return Ok(TestPlace {
+                place: Place::Ssh(ssh),
+                _local: None,
+            });
+        }
+        let local = LocalTestCluster::start(a, nodes, fault_kinds)?;
+        Ok(TestPlace {
+            place: Place::Local(local.cluster.clone()),
+            _local: Some(local),
+        })
+    }
 }
 
 /// The local cluster of a run.
@@ -95,102 +55,55 @@ pub struct LocalTestCluster {
     keep: bool,
 }
 
-/// SSH nodes: the remote, each node's IPv4 address, and where rift is installed on them.
-pub struct SshNodes {
-    /// The connection.
-    pub remote: Arc<SshRemote>,
-    /// Node name to address (as the control machine resolves it).
-    pub addresses: BTreeMap<String, Ipv4Addr>,
-}
-
-/// Where rift keeps its files on an SSH node (per node name, so that nodes sharing a file
-/// system do not collide).
-fn ssh_home(node: &str) -> String {
-    format!("/var/lib/rift/{node}")
-}
-
-impl TestCluster {
-    /// The local cluster for `nodes`, or SSH connections to them.
-    pub fn start(a: &TestArgs, nodes: &[String]) -> Result<TestCluster> {
-        if a.uses_ssh() {
-            return SshNodes::connect(a, nodes).map(TestCluster::Ssh);
-        }
-        LocalTestCluster::start(a, nodes).map(TestCluster::Local)
-    }
-
-    /// The node names.
-    pub fn nodes(&self) -> Vec<String> {
-        match self {
-            TestCluster::Local(l) => l.cluster.nodes(),
-            TestCluster::Ssh(s) => s.addresses.keys().cloned().collect(),
-        }
-    }
-}
-
-impl SshNodes {
-    /// Each node's address and directories under [`ssh_home`].
-    pub fn node_dirs(&self) -> Vec<(String, rift_control::NodeDirs)> {
-        self.addresses
-            .iter()
-            .map(|(n, a)| {
-                (
-                    n.clone(),
-                    rift_control::NodeDirs::under(&ssh_home(n), IpAddr::V4(*a)),
-                )
+/// Resolves the nodes, checks that each answers over SSH, and installs this `rift` binary on
+/// each (at `{ssh_home}/rift`: it runs the rift-kv server there).
+fn connect_ssh(a: &TestArgs, nodes: &[String]) -> Result<SshPlace> {
+    let mut config = SshConfig {
+        username: a.username.clone().unwrap_or_else(|| "root".into()),
+        password: a.password.clone(),
+        private_key: a.ssh_private_key.clone(),
+        port: a.ssh_port,
+        strict_host_key_checking: a.strict_host_key_checking,
+        ..SshConfig::default()
+    };
+    config.sudo = config.username != "root";
+    let mut addresses = BTreeMap::new();
+    for node in nodes {
+        let addr = (node.as_str(), a.ssh_port)
+            .to_socket_addrs()
+            .map_err(|e| bad(format!("--nodes: cannot resolve {node:?}: {e}")))?
+            .find_map(|sa| match sa.ip() {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
             })
-            .collect()
+            .ok_or_else(|| bad(format!("--nodes: {node:?} has no IPv4 address")))?;
+        addresses.insert(node.clone(), addr);
     }
-
-    /// Resolves the nodes, checks that each answers over SSH, and installs this `rift` binary
-    /// on each (it runs the rift-kv server there).
-    pub fn connect(a: &TestArgs, nodes: &[String]) -> Result<SshNodes> {
-        let mut config = SshConfig {
-            username: a.username.clone().unwrap_or_else(|| "root".into()),
-            password: a.password.clone(),
-            private_key: a.ssh_private_key.clone(),
-            port: a.ssh_port,
-            strict_host_key_checking: a.strict_host_key_checking,
-            ..SshConfig::default()
-        };
-        config.sudo = config.username != "root";
-        let mut addresses = BTreeMap::new();
-        for node in nodes {
-            let addr = (node.as_str(), a.ssh_port)
-                .to_socket_addrs()
-                .map_err(|e| bad(format!("--nodes: cannot resolve {node:?}: {e}")))?
-                .find_map(|sa| match sa.ip() {
-                    IpAddr::V4(v4) => Some(v4),
-                    IpAddr::V6(_) => None,
-                })
-                .ok_or_else(|| bad(format!("--nodes: {node:?} has no IPv4 address")))?;
-            addresses.insert(node.clone(), addr);
+    let remote = Arc::new(SshRemote::new(config)?);
+    let exe = std::env::current_exe()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let results = rt.block_on(rift_control::on_nodes(nodes, |node| {
+        let remote = remote.clone();
+        let exe = exe.clone();
+        async move {
+            let home = ssh_home(&node);
+            let mkdir = rift_control::Cmd::new("mkdir").args(["-p", &home]);
+            remote.exec(&node, &mkdir).await?;
+            let bin = format!("{home}/rift");
+            remote.upload(&node, &exe, &bin).await?;
+            remote
+                .exec(&node, &rift_control::Cmd::new("chmod").args(["755", &bin]))
+                .await
+                .map(|_| ())
         }
-        let remote = Arc::new(SshRemote::new(config)?);
-        let exe = std::env::current_exe()?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let results = rt.block_on(rift_control::on_nodes(nodes, |node| {
-            let remote = remote.clone();
-            let exe = exe.clone();
-            async move {
-                let home = ssh_home(&node);
-                let mkdir = rift_control::Cmd::new("mkdir").args(["-p", &home]);
-                remote.exec(&node, &mkdir).await?;
-                let bin = format!("{home}/rift");
-                remote.upload(&node, &exe, &bin).await?;
-                remote
-                    .exec(&node, &rift_control::Cmd::new("chmod").args(["755", &bin]))
-                    .await
-                    .map(|_| ())
-            }
-        }));
-        for (node, r) in results {
-            r.map_err(|e| anyhow::anyhow!("installing rift on {node}: {e}"))?;
-        }
-        eprintln!("rift installed on {} SSH nodes", nodes.len());
-        Ok(SshNodes { remote, addresses })
+    }));
+    for (node, r) in results {
+        r.map_err(|e| anyhow::anyhow!("installing rift on {node}: {e}"))?;
     }
+    eprintln!("rift installed on {} SSH nodes", nodes.len());
+    Ok(SshPlace { remote, addresses })
 }
 
 /// Whether `program` runs here (`program <version_flag>`).
@@ -204,9 +117,10 @@ fn runs(program: &str, version_flag: &str) -> bool {
 }
 
 /// The host tools a local-cluster run needs: `ip` (iproute2) always, `nft` (nftables, or
-/// iptables) for network faults, libfaketime for clock faults. As root they are installed with
+/// iptables) for network faults, libfaketime for clock faults; `faults` are base kinds (a
+/// `kill-controller` is a `kill`: [`rift_nemesis::fault_kinds`]). As root they are installed with
 /// apt when missing; otherwise the error says exactly what to install.
-fn ensure_host_tools(faults: &std::collections::BTreeSet<String>) -> Result<()> {
+fn ensure_host_tools(faults: &BTreeSet<String>) -> Result<()> {
     let mut missing = Vec::new();
     if !runs("ip", "-V") {
         missing.push("iproute2");
@@ -247,10 +161,13 @@ fn ensure_host_tools(faults: &std::collections::BTreeSet<String>) -> Result<()> 
 
 impl LocalTestCluster {
     /// Brings up (or, with `--reuse-cluster`, opens) the local cluster for `nodes`.
-    pub fn start(a: &TestArgs, nodes: &[String]) -> Result<LocalTestCluster> {
+    pub fn start(
+        a: &TestArgs,
+        nodes: &[String],
+        fault_kinds: &BTreeSet<String>,
+    ) -> Result<LocalTestCluster> {
         if rift_control::is_root() || a.reuse_cluster {
-            let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
-            ensure_host_tools(&faults)?;
+            ensure_host_tools(fault_kinds)?;
         }
         let at = &a.cluster_at();
         if a.reuse_cluster {
@@ -320,142 +237,6 @@ impl Drop for LocalTestCluster {
                 s.root.display(),
                 s.prefix
             ),
-        }
-    }
-}
-
-/// Builds one run of `--db kv` on `tc`.
-pub fn kv_test(
-    a: &TestArgs,
-    tc: &TestCluster,
-    concurrency: u32,
-    seed: u64,
-    o: &WorkloadOptions,
-    opts: RunOptions,
-) -> Result<Test> {
-    let kind = match o.workload.as_str() {
-        "register" => KvWorkload::Register,
-        "set" => KvWorkload::Set,
-        other => {
-            return Err(bad(format!(
-                "--db kv serves the workloads {}; not {other:?}",
-                KV_WORKLOADS.join(", ")
-            ))
-            .into())
-        }
-    };
-    let reads = ReadMode::parse(&a.kv_reads).map_err(bad)?;
-    let faults = rift_nemesis::parse_faults(&a.nemesis_or_default()).map_err(bad)?;
-    let watchdog = a
-        .watchdog
-        .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)));
-    let db = Arc::new(kv_db(tc, reads, &faults)?);
-    let client = KvClient::new(db.client_addresses(), kind);
-    let mut popts = PackageOptions::new(faults.clone(), tc.nodes());
-    popts.interval_ns = (a.nemesis_interval * 1e9) as i64;
-    popts.files = vec![format!("data/{}", rift_kv::LOG_FILE)];
-    let packages = rift_nemesis::packages(&popts).map_err(bad)?;
-    let rotate_ns = a.nemesis_rotate.map(|secs| (secs * 1e9) as i64);
-    let recovery = Duration::from_secs_f64(a.recovery_time);
-    let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) =
-        match rift_nemesis::test_phase(packages, rotate_ns, recovery) {
-            None => (
-                None,
-                serde_json::Value::Null,
-                Box::new(rift_core::NoopNemesis),
-            ),
-            Some((phase, perf)) => {
-                let nem = match tc {
-                    TestCluster::Local(l) => LocalNemesis::new(l.cluster.clone(), seed),
-                    TestCluster::Ssh(s) => {
-                        let remote: Arc<dyn Remote> = s.remote.clone();
-                        LocalNemesis::over_remote(remote, s.addresses.clone(), seed)
-                    }
-                };
-                let mut nem = nem.with_db(db.clone());
-                if let Some(w) = &watchdog {
-                    nem = nem.with_watchdog(w.clone());
-                }
-                (Some(phase), perf, Box::new(nem))
-            }
-        };
-    let mut spec = workload::spec_json("kv", o);
-    spec["kv-reads"] = reads.name().into();
-    spec["nemesis"] = faults.iter().cloned().collect::<Vec<_>>().into();
-    spec["nemesis-interval-s"] = a.nemesis_interval.into();
-    if let Some(secs) = a.nemesis_rotate {
-        spec["nemesis-rotate-s"] = secs.into();
-    }
-    let checker = workload::checker_for(&spec).map_err(bad)?;
-    let generator =
-        workload::generator_with_nemesis(&o.workload, o.rate_hz, o.time_limit, concurrency, phase)
-            .map_err(bad)?;
-    let nemesis_name = if faults.is_empty() {
-        "none".to_string()
-    } else {
-        faults.iter().cloned().collect::<Vec<_>>().join("+")
-    };
-    Ok(Test {
-        name: format!("kv-{}-{nemesis_name}", o.workload),
-        nodes: tc.nodes(),
-        concurrency,
-        db,
-        client: Box::new(client),
-        nemesis,
-        generator,
-        checker,
-        seed,
-        opts,
-        spec,
-        perf,
-        watchdog,
-    })
-}
-
-/// rift-kv on the run's nodes: on the local cluster with this binary (under libfaketime when
-/// clock faults run); on SSH nodes with the copy installed there (clock faults step the
-/// machines' real clocks; file faults are local-cluster only).
-fn kv_db(
-    tc: &TestCluster,
-    reads: ReadMode,
-    faults: &std::collections::BTreeSet<String>,
-) -> Result<KvDb> {
-    let to_err = |e: rift_core::RiftError| anyhow::anyhow!("{e}");
-    match tc {
-        TestCluster::Local(l) => {
-            let exe = std::env::current_exe()?;
-            let server = vec![exe.display().to_string(), "kv-server".to_string()];
-            let mut db =
-                KvDb::on_local_cluster(l.cluster.clone(), server, reads).map_err(to_err)?;
-            if faults.contains("clock") {
-                // The servers run under libfaketime, so that the clock nemesis skews their
-                // clocks (and only theirs: the host clock is never touched).
-                rift_control::clock::require_faketime().map_err(bad)?;
-                for node in l.cluster.nodes() {
-                    let env = rift_control::clock::faketime_env(&l.cluster, &node)?;
-                    db = db.with_env(&node, env);
-                }
-            }
-            Ok(db)
-        }
-        TestCluster::Ssh(s) => {
-            if faults.contains("file") {
-                return Err(bad(
-                    "--nemesis file: only on the local cluster so far, not on SSH nodes",
-                )
-                .into());
-            }
-            let nodes = s.node_dirs();
-            // Every node runs its own copy; `{home}/rift kv-server ...`.
-            let first = s.addresses.keys().next().cloned().unwrap_or_default();
-            let server = vec![
-                format!("{}/rift", ssh_home(&first)),
-                "kv-server".to_string(),
-            ];
-            let remote: Arc<dyn Remote> = s.remote.clone();
-            KvDb::new(remote, nodes, server, reads)
-                .map(|db| db.with_node_servers(|n| format!("{}/rift", ssh_home(n))))
-                .map_err(to_err)
         }
     }
 }

@@ -6,36 +6,53 @@
 mod args;
 mod checkers;
 mod cluster_test;
+mod suites;
 mod verdict;
 
 use anyhow::{anyhow, Context, Result};
 use args::{AnalyzeArgs, CheckArgs, Cli, ClusterCommand, Command, ServeArgs, TestArgs};
-use clap::Parser;
+use clap::FromArgMatches;
 use rift_checker::{CheckResult, Validity};
 use rift_core::{store, workload, RunOptions};
+use rift_suite::{Common, Suite, SuiteError};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use verdict::{print_summary, print_verdict, worst, EXIT_BAD_ARGS, EXIT_INTERNAL};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_BAD_ARGS } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    // The suite decides which options `test` and `test-all` have, so it is found first.
+    let suite = match suites::for_argv(&argv) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("rift: {msg}");
+            return ExitCode::from(EXIT_BAD_ARGS);
         }
     };
+    let matches = match args::command(suite).try_get_matches_from(&argv) {
+        Ok(m) => m,
+        Err(e) => return clap_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return clap_error(e),
+    };
     init_logging();
-    let res = match cli.command {
-        Command::Test(a) => cmd_test(a, false),
-        Command::TestAll(a) => cmd_test(a, true),
-        Command::Analyze(a) => cmd_analyze(a),
-        Command::Check(a) => cmd_check(a),
-        Command::Cluster(c) => cmd_cluster(c),
-        Command::Serve(a) => cmd_serve(a),
-        Command::KvServer { args } => return ExitCode::from(rift_kv::main_with_args(&args) as u8),
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let res = match (cli.command, sub) {
+        (Command::Test(a), Some(m)) => cmd_test(a, m, suite, false),
+        (Command::TestAll(a), Some(m)) => cmd_test(a, m, suite, true),
+        (Command::Test(_) | Command::TestAll(_), None) => Err(anyhow!("no matches for test")),
+        (Command::Analyze(a), _) => cmd_analyze(a),
+        (Command::Check(a), _) => cmd_check(a),
+        (Command::Cluster(c), _) => cmd_cluster(c),
+        (Command::Serve(a), _) => cmd_serve(a),
+        (Command::KvServer { args }, _) => {
+            return ExitCode::from(rift_kv::main_with_args(&args) as u8)
+        }
     };
     match res {
         Ok(code) => ExitCode::from(code),
@@ -51,6 +68,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a clap error (or help) and returns its exit code; an option of another suite gets a
+/// hint naming that suite.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let code = if e.use_stderr() { EXIT_BAD_ARGS } else { 0 };
+    let _ = e.print();
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            let long = arg.trim_start_matches('-');
+            let long = long.split('=').next().unwrap_or(long);
+            if let Some(owner) = suites::owner_of(long) {
+                eprintln!(
+                    "note: --{long} is an option of --db {0} (`rift test --db {0} --help`)",
+                    owner.name()
+                );
+            }
+        }
+    }
+    ExitCode::from(code)
+}
+
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -62,57 +100,59 @@ fn init_logging() {
         .try_init();
 }
 
-fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
+/// `rift test` and `rift test-all` of the suite whose options `m` holds (`parsed_for`).
+fn cmd_test(
+    a: TestArgs,
+    m: &clap::ArgMatches,
+    parsed_for: Option<&'static dyn Suite>,
+    all: bool,
+) -> Result<u8> {
+    let suite = suites::lookup(&a.db).map_err(args::bad)?;
+    if parsed_for.map(|s| s.name()) != Some(suite.name()) {
+        return Err(args::bad(format!("--db {}: give --db once, as `--db NAME`", a.db)).into());
+    }
     let nodes = a.node_list()?;
-    let concurrency = rift_core::parse_concurrency(&a.concurrency_or_default(), nodes.len())
-        .map_err(args::bad)?;
-    let bugs = a.bugs()?;
-    let known: &[&str] = match a.db.as_str() {
-        "mem" => workload::NAMES,
-        "kv" => cluster_test::KV_WORKLOADS,
-        "etcd" => cluster_test::ETCD_WORKLOADS,
-        other => {
-            return Err(args::bad(format!(
-                "unknown --db {other:?}; this build knows: etcd (a real etcd cluster on the local \
-                 cluster), kv (rift-kv, our own store, on the local cluster or SSH nodes), mem \
-                 (the in-process system under test)"
-            ))
-            .into())
-        }
-    };
-    let nemesis = a.nemesis_or_default();
-    if a.db == "mem" && nemesis != "none" && !nemesis.is_empty() {
-        return Err(args::bad(
-            "--nemesis needs a real cluster: the in-memory system (--db mem) has no nodes to fault; \
-             try --db kv",
-        )
+    let concurrency = rift_core::parse_concurrency(
+        a.concurrency
+            .as_deref()
+            .unwrap_or(suite.default_concurrency()),
+        nodes.len(),
+    )
+    .map_err(args::bad)?;
+    let nemesis = a
+        .nemesis
+        .clone()
+        .unwrap_or_else(|| suite.default_nemesis().to_string());
+    if !suite.needs_cluster() && nemesis.trim() != "none" && !nemesis.trim().is_empty() {
+        let real: Vec<String> = suites::SUITES
+            .iter()
+            .filter(|s| s.needs_cluster())
+            .map(|s| format!("--db {}", s.name()))
+            .collect();
+        return Err(args::bad(format!(
+            "--nemesis needs a real cluster: --db {} has no nodes to fault; try {}",
+            suite.name(),
+            real.join(" or ")
+        ))
         .into());
     }
-    let workloads: Vec<String> = if all {
-        match &a.workload {
-            Some(w) => vec![w.clone()],
-            None => known.iter().map(|s| s.to_string()).collect(),
-        }
-    } else {
-        vec![a.workload.clone().unwrap_or_else(|| known[0].into())]
+    let known = suite.workloads();
+    let workloads: Vec<String> = match (&a.workload, all) {
+        (Some(w), _) => vec![w.clone()],
+        (None, true) => known.iter().map(|s| s.to_string()).collect(),
+        (None, false) => known.iter().take(1).map(|s| s.to_string()).collect(),
     };
-    // Checked before a cluster is built, so that bad arguments cost nothing.
-    rift_nemesis::parse_faults(&nemesis).map_err(args::bad)?;
     if let Some(w) = workloads.iter().find(|w| !known.contains(&w.as_str())) {
         return Err(args::bad(format!(
             "--db {} serves the workloads {}; not {w:?}",
-            a.db,
+            suite.name(),
             known.join(", ")
         ))
         .into());
     }
-    let cluster = match a.db.as_str() {
-        "kv" | "etcd" => Some(cluster_test::TestCluster::start(&a, &nodes)?),
-        _ => None,
-    };
     // test-all on a real cluster without --nemesis: the matrix of workloads x fault sets.
-    let nemeses: Vec<String> = if all && a.nemesis.is_none() && a.db != "mem" {
-        MATRIX_NEMESES.iter().map(|s| s.to_string()).collect()
+    let nemeses: Vec<String> = if all && a.nemesis.is_none() && suite.needs_cluster() {
+        suite.test_all_nemeses()
     } else {
         vec![nemesis.clone()]
     };
@@ -120,41 +160,37 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
         .iter()
         .flat_map(|w| nemeses.iter().map(move |n| (w.clone(), n.clone())))
         .collect();
+    // Checked before a cluster is built, so that bad arguments cost nothing.
+    let roles = suite.roles(&nodes);
+    let mut kinds = BTreeSet::new();
+    for n in &nemeses {
+        let faults = rift_nemesis::parse_faults_for(n, &roles)
+            .map_err(|e| args::bad(format!("--nemesis: {e}")))?;
+        kinds.extend(rift_nemesis::fault_kinds(&faults, &roles));
+    }
+    for (w, n) in &matrix {
+        let c = common(&a, suite, nodes.clone(), concurrency, w, n, 0);
+        suite.check_args(m, &c, a.uses_ssh()).map_err(suite_error)?;
+    }
+    let place = match suite.needs_cluster() {
+        true => Some(cluster_test::TestPlace::start(&a, &nodes, &kinds)?),
+        false => None,
+    };
+    let place = place.as_ref().map(|p| &p.place);
+    let run_nodes = place.map_or_else(|| nodes.clone(), |p| p.nodes());
     let mut rows = Vec::new();
     let mut codes = Vec::new();
     for (w, n) in &matrix {
-        let mut ra = a.clone();
-        ra.nemesis = Some(n.clone());
         for i in 0..a.test_count.max(1) {
             let seed = match a.seed {
                 Some(s) => s.wrapping_add(i as u64),
                 None => fresh_seed(),
             };
-            let o = workload::WorkloadOptions {
-                workload: w.clone(),
-                rate_hz: a.rate,
-                time_limit: Duration::from_secs_f64(a.time_limit),
-                bugs: bugs.clone(),
-            };
-            let opts = RunOptions {
-                store_root: a.store.clone(),
-                time_limit: Some(o.time_limit),
-                op_timeout: Duration::from_secs_f64(a.op_timeout),
-                argv: std::env::args().collect(),
-                progress: true,
-                leave_db_running: a.leave_db_running,
-                ..RunOptions::default()
-            };
-            let test = match &cluster {
-                Some(tc) if a.db == "etcd" => {
-                    cluster_test::etcd_test(&ra, tc, concurrency, seed, &o, opts)?
-                }
-                Some(tc) => cluster_test::kv_test(&ra, tc, concurrency, seed, &o, opts)?,
-                None => workload::mem_test(nodes.clone(), concurrency, seed, &o, opts)
-                    .map_err(args::bad)?,
-            };
+            let c = common(&a, suite, run_nodes.clone(), concurrency, w, n, seed);
+            let test = suite.build(m, &c, place).map_err(suite_error)?;
             let outcome = rift_core::run(test)?;
             print_summary(&outcome.result);
+            suite.summary(&outcome.result);
             for e in &outcome.teardown_errors {
                 eprintln!("teardown error: {e}");
             }
@@ -187,8 +223,53 @@ fn cmd_test(a: TestArgs, all: bool) -> Result<u8> {
     Ok(worst(&codes))
 }
 
-/// The fault sets `rift test-all` runs each workload under on a real cluster.
-const MATRIX_NEMESES: &[&str] = &["none", "partition", "kill", "pause", "partition,kill"];
+/// The common options of one run of `workload` under `nemesis` with `seed`.
+fn common(
+    a: &TestArgs,
+    suite: &dyn Suite,
+    nodes: Vec<String>,
+    concurrency: u32,
+    workload: &str,
+    nemesis: &str,
+    seed: u64,
+) -> Common {
+    let time_limit = Duration::from_secs_f64(a.time_limit);
+    Common {
+        workload: workload.to_string(),
+        nodes,
+        concurrency,
+        seed,
+        time_limit,
+        rate_hz: a
+            .rate
+            .or(suite.default_rate_hz())
+            .unwrap_or(args::DEFAULT_RATE_HZ),
+        nemesis: nemesis.to_string(),
+        nemesis_interval_s: a.nemesis_interval,
+        nemesis_rotate_s: a.nemesis_rotate,
+        recovery: Duration::from_secs_f64(a.recovery_time),
+        watchdog_s: a.watchdog,
+        run: RunOptions {
+            store_root: a.store.clone(),
+            time_limit: Some(time_limit),
+            op_timeout: Duration::from_secs_f64(a.op_timeout),
+            argv: std::env::args_os()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect(),
+            progress: true,
+            leave_db_running: a.leave_db_running,
+            ..RunOptions::default()
+        },
+    }
+}
+
+/// A suite's error as the CLI reports it: bad arguments exit 254, failures 255.
+fn suite_error(e: SuiteError) -> anyhow::Error {
+    match e {
+        SuiteError::BadArgs(m) => args::bad(m).into(),
+        SuiteError::Failed(m) => anyhow!(m),
+    }
+}
 
 fn print_table(rows: &[(String, String, u64, Validity, PathBuf)]) {
     println!();
@@ -224,14 +305,15 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<u8> {
     let spec = meta
         .get("spec")
         .ok_or_else(|| anyhow!("{}: field spec is missing", test_json.display()))?;
-    let checker = match spec.get("db").and_then(|d| d.as_str()) {
-        Some("etcd") => spec
-            .get("workload")
-            .and_then(|w| w.as_str())
-            .ok_or_else(|| "the test spec names no workload".to_string())
-            .and_then(rift_etcd::EtcdWorkload::parse)
-            .and_then(rift_etcd::checker),
-        _ => workload::checker_for(spec),
+    // The suite that made the run rebuilds its checker; specs without a db (or of a suite this
+    // build does not know) get the generic workload checkers.
+    let suite = spec
+        .get("db")
+        .and_then(|d| d.as_str())
+        .and_then(suites::find);
+    let checker = match suite {
+        Some(suite) => suite.checker(spec),
+        None => workload::checker_for(spec),
     }
     .map_err(|e| anyhow!("{}: field spec: {e}", test_json.display()))?;
     let interrupted = meta

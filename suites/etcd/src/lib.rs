@@ -35,7 +35,9 @@
 //! catches it as non-linearizable.
 //!
 //! [`etcd_test`] builds a whole [`rift_core::Test`] (db, client, nemesis packages, generator,
-//! checker) for a local cluster.
+//! checker) for a local cluster. [`EtcdSuite`] is the suite the `rift` CLI runs as `rift test
+//! --db etcd` (its own options: [`EtcdArgs`], `--serializable-reads`, `--bin`, `--archive`), on
+//! the local cluster or SSH nodes.
 //!
 //! # Example
 //!
@@ -75,6 +77,7 @@
 
 #![warn(missing_docs)]
 
+mod cli;
 mod client;
 mod db;
 mod gen;
@@ -82,6 +85,7 @@ mod install;
 mod suite;
 pub mod txn;
 
+pub use cli::{EtcdArgs, EtcdSuite, ETCD_WORKLOADS};
 pub use client::{
     classify, ClientOptions, ClientStats, ErrorClass, EtcdClient, EtcdWorkload, APPEND_PREFIX,
     CONNECT_FAIL_PAUSE, REGISTER_PREFIX, SET_PREFIX, WR_PREFIX,

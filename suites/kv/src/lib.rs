@@ -22,6 +22,9 @@
 //! rift [`rift_core::Client`] for the `register` workload (`[k v]` tuples, cas) and the `set`
 //! workload (`add`, `read`).
 //!
+//! [`KvSuite`] is the suite the `rift` CLI runs as `rift test --db kv` (its own option:
+//! [`KvArgs::kv_reads`], `--kv-reads primary|local`), on the local cluster or SSH nodes.
+//!
 //! # Example
 //!
 //! ```
@@ -45,11 +48,13 @@ mod client;
 mod db;
 pub mod proto;
 mod server;
+mod suite;
 
 pub use client::{KvClient, KvWorkload, SET_KEY};
 pub use db::{KvDb, DEFAULT_PORT};
 pub use rift_control::NodeDirs;
 pub use server::{serve, ReadMode, ServerOptions, LOG_FILE};
+pub use suite::{KvArgs, KvSuite, KV_WORKLOADS};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
