@@ -9,7 +9,7 @@ pub static SUITES: &[&dyn Suite] = &[
     &rift_suite::MemSuite,
     &rift_kv::KvSuite,
     &rift_etcd::EtcdSuite,
-    // The Kafka suite joins here: &rift_kafka_suite::KafkaSuite,
+    &rift_kafka_suite::KafkaSuite,
 ];
 
 /// The suite of `--db` when it is not given.
