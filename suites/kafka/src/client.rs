@@ -415,6 +415,11 @@ struct Conn {
     mode: Mode,
     rng: ChaCha8Rng,
     rebalances: Arc<Mutex<Vec<RebalanceEvent>>>,
+    /// Per assigned key, the next offset this consumer reads (one past the highest it
+    /// polled; where a rollback sought it): what a re-assign keeps, as the Java client does.
+    /// librdkafka's own `position()` forgets a partition's position once it is re-assigned
+    /// and nothing was consumed since, so it cannot serve alone.
+    positions: BTreeMap<i64, i64>,
 }
 
 struct Shared {
@@ -657,6 +662,7 @@ impl Client for KafkaClient {
                 mode: Mode::None,
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 rebalances,
+                positions: BTreeMap::new(),
             }),
         }))
     }

@@ -261,6 +261,12 @@ impl KafkaClient {
         let c = self.consumer()?;
         let polled = blocking(move || poll_blocking(&c, wait, ppt)).await?;
         run.record_poll(i, &polled.records);
+        if let Some(conn) = self.conn.as_mut() {
+            for (k, o, _) in &polled.records {
+                let next = conn.positions.entry(*k).or_insert(o + 1);
+                *next = (*next).max(o + 1);
+            }
+        }
         for n in polled.notes {
             if !run.notes.contains(&n) {
                 run.notes.push(n);
@@ -455,6 +461,9 @@ impl KafkaClient {
         let Ok(conn) = self.conn() else { return };
         let c = conn.consumer.clone();
         let firsts: Vec<(i64, i64)> = run.polled.iter().map(|(&k, &(f, _))| (k, f)).collect();
+        for (k, first) in &firsts {
+            conn.positions.insert(*k, *first);
+        }
         let _ = blocking(move || {
             for (k, first) in firsts {
                 let (t, p) = topic_partition(k, ppt);
@@ -534,6 +543,15 @@ impl KafkaClient {
         let conn = self.conn()?;
         let (c, was) = (conn.consumer.clone(), conn.mode);
         conn.mode = Mode::None;
+        // Positions this client knows for keys that stay assigned; the rest start afresh.
+        let known: BTreeMap<i64, i64> = if was == Mode::Assign && !seek {
+            keys.iter()
+                .filter_map(|k| conn.positions.get(k).map(|o| (*k, *o)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        conn.positions = known.clone();
         let r = blocking(move || {
             if was == Mode::Subscribe {
                 c.unsubscribe();
@@ -551,11 +569,13 @@ impl KafkaClient {
             let mut tpl = TopicPartitionList::new();
             for k in keys {
                 let (t, p) = topic_partition(k, ppt);
-                let kept = current
-                    .as_ref()
-                    .and_then(|cur| cur.find_partition(&t, p))
-                    .map(|e| e.offset())
-                    .filter(|o| matches!(o, Offset::Offset(_)));
+                let kept = known.get(&k).map(|o| Offset::Offset(*o)).or_else(|| {
+                    current
+                        .as_ref()
+                        .and_then(|cur| cur.find_partition(&t, p))
+                        .map(|e| e.offset())
+                        .filter(|o| matches!(o, Offset::Offset(_)))
+                });
                 let offset = match (seek, kept) {
                     (true, _) => Offset::Beginning,
                     (false, Some(o)) => o,
@@ -576,6 +596,7 @@ impl KafkaClient {
         let conn = self.conn()?;
         let (c, was) = (conn.consumer.clone(), conn.mode);
         conn.mode = Mode::None;
+        conn.positions.clear();
         let r = blocking(move || {
             if was == Mode::Assign {
                 c.unassign()?;

@@ -474,7 +474,8 @@ fn nemesis_phase(
     };
     // As the seed: faults start 5 s into the workload (early faults can leave a cluster that
     // is still forming its metadata unusable).
-    phase.generator = gen::phases(vec![
+    // (concat, not phases: phases would wait for every client thread to be free at once.)
+    phase.generator = gen::concat(vec![
         gen::nemesis(gen::sleep(5_000_000_000)),
         phase.generator,
     ]);
@@ -592,6 +593,9 @@ pub fn build_test(
         "sub-p": a.sub_p,
         "max-writes-per-key": a.max_writes_per_key,
         "crash-clients": a.crash_clients,
+        "crash-client-interval-s": a.crash_client_interval,
+        "final-time-limit-s": a.final_time_limit,
+        "partitions-per-topic": a.partitions_per_topic,
         "replication-factor": a.replication_factor,
         "min-insync-replicas": a.min_insync_replicas,
         "unclean-leader-election": a.unclean_leader_election,
