@@ -613,3 +613,41 @@ fn runs_write_plots_timeline_and_perf_summary() {
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(run.join("rate.png").is_file());
 }
+
+#[test]
+fn kafka_options_are_checked_before_a_cluster_is_built() {
+    let store = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["--acks", "most"], "--acks \"most\": expected one of all, -1, 1, 0"),
+        (vec!["--sub-via", "assign,poll"], "--sub-via \"poll\""),
+        (vec!["--isolation-level", "serializable"], "--isolation-level"),
+        (vec!["--min-insync-replicas", "4"], "--min-insync-replicas 4"),
+        (
+            vec!["--nemesis", "kill-storage"],
+            "kill-controller, pause-controller, clock-controller, packet-controller, partition-controller, partition-broker-controller",
+        ),
+        (vec!["--serializable-reads"], "--serializable-reads"),
+    ] {
+        let mut all = vec!["test", "--db", "kafka", "--time-limit", "1"];
+        all.extend(args.iter().copied());
+        let o = rift(store.path(), &all);
+        assert_eq!(o.status.code(), Some(254), "{all:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{all:?}: {err}");
+        assert!(!err.contains("local cluster of"), "a cluster was built: {err}");
+    }
+    let o = rift(store.path(), &["test", "--db", "kafka", "--help"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for opt in [
+        "--sub-via",
+        "--safe",
+        "--txn",
+        "--nemesis-stable-period",
+        "--archive",
+    ] {
+        assert!(help.contains(opt), "{opt} missing from:\n{help}");
+    }
+    assert!(!help.contains("--serializable-reads"), "{help}");
+    assert!(!help.contains("--kv-reads"), "{help}");
+}

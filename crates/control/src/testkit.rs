@@ -119,3 +119,31 @@ pub fn scratch(prefix: &str, nodes: usize) -> Result<Scratch, ControlError> {
         dir,
     })
 }
+
+/// A [`Remote`] that runs nothing: every command succeeds with empty output, uploads and
+/// downloads do nothing. For unit tests of code that only builds commands.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoRemote;
+
+#[async_trait::async_trait]
+impl Remote for NoRemote {
+    async fn exec(&self, _node: &str, _cmd: &Cmd) -> Result<crate::remote::Output, ControlError> {
+        Ok(crate::remote::Output::default())
+    }
+    async fn upload(
+        &self,
+        _node: &str,
+        _local: &std::path::Path,
+        _remote_path: &str,
+    ) -> Result<(), ControlError> {
+        Ok(())
+    }
+    async fn download(
+        &self,
+        _node: &str,
+        _remote_path: &str,
+        _local: &std::path::Path,
+    ) -> Result<(), ControlError> {
+        Ok(())
+    }
+}

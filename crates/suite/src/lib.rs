@@ -203,6 +203,10 @@ impl From<clap::Error> for SuiteError {
     }
 }
 
+/// The fault sets `rift test-all` runs a suite's workloads under unless the suite says
+/// otherwise: none, partition, kill, pause, and partitions with kills.
+pub const STANDARD_NEMESES: &[&str] = &["none", "partition", "kill", "pause", "partition,kill"];
+
 /// One system under test, as the CLI sees it. See the [crate] documentation.
 pub trait Suite: Send + Sync {
     /// The `--db` name.
@@ -236,7 +240,10 @@ pub trait Suite: Send + Sync {
     }
 
     /// The fault sets `rift test-all` runs each workload under when `--nemesis` is not given.
-    fn test_all_nemeses(&self) -> Vec<String>;
+    /// Default: [`STANDARD_NEMESES`].
+    fn test_all_nemeses(&self) -> Vec<String> {
+        STANDARD_NEMESES.iter().map(|s| s.to_string()).collect()
+    }
 
     /// Role name to the nodes that play it, for role faults (`kill-controller`) and
     /// `role:<name>` targets; used to check `--nemesis` before a cluster is built.

@@ -57,12 +57,6 @@ impl Suite for EtcdSuite {
         "2n"
     }
 
-    fn test_all_nemeses(&self) -> Vec<String> {
-        ["none", "partition", "kill", "pause", "partition,kill"]
-            .map(String::from)
-            .to_vec()
-    }
-
     fn args(&self, cmd: clap::Command) -> clap::Command {
         EtcdArgs::augment_args(cmd)
     }

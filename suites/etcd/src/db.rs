@@ -461,33 +461,8 @@ impl Db for EtcdDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rift_control::{ControlError, Output};
+    use rift_control::testkit::NoRemote;
     use std::net::Ipv4Addr;
-
-    struct NoRemote;
-
-    #[async_trait]
-    impl Remote for NoRemote {
-        async fn exec(&self, _node: &str, _cmd: &Cmd) -> Result<Output, ControlError> {
-            Ok(Output::default())
-        }
-        async fn upload(
-            &self,
-            _node: &str,
-            _local: &std::path::Path,
-            _remote_path: &str,
-        ) -> Result<(), ControlError> {
-            Ok(())
-        }
-        async fn download(
-            &self,
-            _node: &str,
-            _remote_path: &str,
-            _local: &std::path::Path,
-        ) -> Result<(), ControlError> {
-            Ok(())
-        }
-    }
 
     fn db() -> EtcdDb {
         let dirs = |i: u8| NodeDirs {

@@ -314,6 +314,8 @@ fn producer_config(
     let mut c = base_config(bootstrap, opts, id);
     c.set("acks", &opts.acks)
         .set("enable.idempotence", opts.idempotence.to_string())
+        // Each send op awaits its one record: waiting for a batch to fill only adds latency.
+        .set("linger.ms", "0")
         .set("request.timeout.ms", r.to_string())
         .set("message.timeout.ms", (2 * r).to_string())
         // librdkafka wants message.timeout.ms <= transaction.timeout.ms.
@@ -415,11 +417,6 @@ struct Conn {
     mode: Mode,
     rng: ChaCha8Rng,
     rebalances: Arc<Mutex<Vec<RebalanceEvent>>>,
-    /// Per assigned key, the next offset this consumer reads (one past the highest it
-    /// polled; where a rollback sought it): what a re-assign keeps, as the Java client does.
-    /// librdkafka's own `position()` forgets a partition's position once it is re-assigned
-    /// and nothing was consumed since, so it cannot serve alone.
-    positions: BTreeMap<i64, i64>,
 }
 
 struct Shared {
@@ -662,7 +659,6 @@ impl Client for KafkaClient {
                 mode: Mode::None,
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 rebalances,
-                positions: BTreeMap::new(),
             }),
         }))
     }

@@ -261,12 +261,6 @@ impl KafkaClient {
         let c = self.consumer()?;
         let polled = blocking(move || poll_blocking(&c, wait, ppt)).await?;
         run.record_poll(i, &polled.records);
-        if let Some(conn) = self.conn.as_mut() {
-            for (k, o, _) in &polled.records {
-                let next = conn.positions.entry(*k).or_insert(o + 1);
-                *next = (*next).max(o + 1);
-            }
-        }
         for n in polled.notes {
             if !run.notes.contains(&n) {
                 run.notes.push(n);
@@ -461,9 +455,6 @@ impl KafkaClient {
         let Ok(conn) = self.conn() else { return };
         let c = conn.consumer.clone();
         let firsts: Vec<(i64, i64)> = run.polled.iter().map(|(&k, &(f, _))| (k, f)).collect();
-        for (k, first) in &firsts {
-            conn.positions.insert(*k, *first);
-        }
         let _ = blocking(move || {
             for (k, first) in firsts {
                 let (t, p) = topic_partition(k, ppt);
@@ -536,54 +527,79 @@ impl KafkaClient {
         Ok(done)
     }
 
+    /// Jepsen's `:assign`, with the Java client's semantics: partitions that stay assigned
+    /// keep their positions and are not touched (incremental unassign/assign: re-assigning
+    /// one made librdkafka restart its fetcher, and re-deliver the partition from the start
+    /// a moment later, or from the group's committed offset, ahead of this consumer: false
+    /// nonmonotonic polls and poll skips). New partitions start from the group's committed
+    /// offset, else the reset policy, resolved here and given explicitly (left to librdkafka
+    /// as `Offset::Invalid`, its asynchronous lookup raced the first fetch).
+    /// `seek-to-beginning?` replaces the assignment, every partition from its start.
     pub(super) async fn assign(&mut self, op: &Op) -> PlugResult<Op> {
         let keys = parse_keys(op)?;
         let seek = op.get_extra("seek-to-beginning?").and_then(Value::as_bool) == Some(true);
         let ppt = self.ppt();
+        let reset = match self.opts().auto_offset_reset.as_str() {
+            "earliest" | "smallest" | "beginning" => Offset::Beginning,
+            _ => Offset::End,
+        };
+        let timeout = self.opts().r();
         let conn = self.conn()?;
         let (c, was) = (conn.consumer.clone(), conn.mode);
         conn.mode = Mode::None;
-        // Positions this client knows for keys that stay assigned; the rest start afresh.
-        let known: BTreeMap<i64, i64> = if was == Mode::Assign && !seek {
-            keys.iter()
-                .filter_map(|k| conn.positions.get(k).map(|o| (*k, *o)))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
-        conn.positions = known.clone();
+        let incremental = was == Mode::Assign && !seek;
         let r = blocking(move || {
             if was == Mode::Subscribe {
                 c.unsubscribe();
             }
-            // As the Java client's assign: a partition that stays assigned keeps its position
-            // (librdkafka's assign would restart it from the committed offset or
-            // auto.offset.reset, and the process would re-read what it already polled: a
-            // nonmonotonic poll of our own making). New partitions start from the committed
-            // offset or the reset policy; seek-to-beginning? starts every one at the start.
-            let current = if was == Mode::Assign && !seek {
-                c.position().ok()
+            let held = if incremental {
+                c.assignment()?
+            } else {
+                TopicPartitionList::new()
+            };
+            let wanted: BTreeSet<(String, i32)> =
+                keys.iter().map(|k| topic_partition(*k, ppt)).collect();
+            let mut fresh = TopicPartitionList::new();
+            for (t, p) in &wanted {
+                if held.find_partition(t, *p).is_none() {
+                    fresh.add_partition(t, *p);
+                }
+            }
+            let committed = if !seek && fresh.count() > 0 {
+                Some(c.committed_offsets(fresh.clone(), timeout)?)
             } else {
                 None
             };
-            let mut tpl = TopicPartitionList::new();
-            for k in keys {
-                let (t, p) = topic_partition(k, ppt);
-                let kept = known.get(&k).map(|o| Offset::Offset(*o)).or_else(|| {
-                    current
-                        .as_ref()
-                        .and_then(|cur| cur.find_partition(&t, p))
-                        .map(|e| e.offset())
-                        .filter(|o| matches!(o, Offset::Offset(_)))
-                });
-                let offset = match (seek, kept) {
+            let mut added = TopicPartitionList::new();
+            for e in fresh.elements() {
+                let stored = committed
+                    .as_ref()
+                    .and_then(|c| c.find_partition(e.topic(), e.partition()))
+                    .map(|e| e.offset())
+                    .filter(|o| matches!(o, Offset::Offset(_)));
+                let offset = match (seek, stored) {
                     (true, _) => Offset::Beginning,
                     (false, Some(o)) => o,
-                    (false, None) => Offset::Invalid,
+                    (false, None) => reset,
                 };
-                tpl.add_partition_offset(&t, p, offset)?;
+                added.add_partition_offset(e.topic(), e.partition(), offset)?;
             }
-            c.assign(&tpl)
+            if !incremental {
+                return c.assign(&added);
+            }
+            let mut gone = TopicPartitionList::new();
+            for e in held.elements() {
+                if !wanted.contains(&(e.topic().to_string(), e.partition())) {
+                    gone.add_partition(e.topic(), e.partition());
+                }
+            }
+            if gone.count() > 0 {
+                c.incremental_unassign(&gone)?;
+            }
+            if added.count() > 0 {
+                c.incremental_assign(&added)?;
+            }
+            Ok(())
         });
         self.switched(op, r.await, Mode::Assign)
     }
@@ -596,7 +612,6 @@ impl KafkaClient {
         let conn = self.conn()?;
         let (c, was) = (conn.consumer.clone(), conn.mode);
         conn.mode = Mode::None;
-        conn.positions.clear();
         let r = blocking(move || {
             if was == Mode::Assign {
                 c.unassign()?;

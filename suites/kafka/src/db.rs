@@ -31,7 +31,6 @@ use rift_control::{
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
 use rift_nemesis::Roles;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -587,9 +586,16 @@ impl Db for KafkaDb {
             return Ok(());
         }
         tokio::time::sleep(self.opts.start_grace).await;
-        tracing::info!(node, took_ms = t.elapsed().as_millis() as u64, "started Kafka");
+        tracing::info!(
+            node,
+            took_ms = t.elapsed().as_millis() as u64,
+            "started Kafka"
+        );
         let pidfile = self.log_path(node, PID_FILE)?;
-        if !daemon_running(&*self.remote, node, &pidfile).await.map_err(ctl)? {
+        if !daemon_running(&*self.remote, node, &pidfile)
+            .await
+            .map_err(ctl)?
+        {
             return Err(self.failed_start(node, "exited at start".into()).await);
         }
         Ok(())
@@ -638,36 +644,11 @@ impl Db for KafkaDb {
     }
 }
 
-/// The address of `node` in `nodes` (for clients).
-pub fn address_of(nodes: &BTreeMap<String, NodeDirs>, node: &str) -> Option<IpAddr> {
-    nodes.get(node).map(|d| d.address)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rift_control::{ControlError, Output};
-    use std::net::Ipv4Addr;
-
-    struct NoRemote;
-
-    #[async_trait]
-    impl Remote for NoRemote {
-        async fn exec(&self, _node: &str, _cmd: &Cmd) -> Result<Output, ControlError> {
-            Ok(Output::default())
-        }
-        async fn upload(&self, _: &str, _: &std::path::Path, _: &str) -> Result<(), ControlError> {
-            Ok(())
-        }
-        async fn download(
-            &self,
-            _: &str,
-            _: &str,
-            _: &std::path::Path,
-        ) -> Result<(), ControlError> {
-            Ok(())
-        }
-    }
+    use rift_control::testkit::NoRemote;
+    use std::net::{IpAddr, Ipv4Addr};
 
     fn db(n: u8) -> KafkaDb {
         let nodes = (1..=n)

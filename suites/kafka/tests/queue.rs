@@ -54,7 +54,9 @@ fn run(tag: char, args: &[&str], nemesis: &str, secs: u64, seed: u64) -> Run {
     // Final polls bounded well below the 200 s default: a run that loses writes never
     // catches up with the offsets its sends were acknowledged at.
     let bounded = ["--final-time-limit", "60"];
-    let all = std::iter::once("rift").chain(bounded).chain(args.iter().copied());
+    let all = std::iter::once("rift")
+        .chain(bounded)
+        .chain(args.iter().copied());
     let m = cmd.try_get_matches_from(all).unwrap();
     let a = KafkaArgs::from_arg_matches(&m).unwrap();
     let store = tempfile::tempdir().unwrap();
@@ -106,6 +108,26 @@ fn run(tag: char, args: &[&str], nemesis: &str, secs: u64, seed: u64) -> Run {
     }
 }
 
+impl Run {
+    /// Valid, with more than `min_sends` acknowledged sends (a run that did nothing proves
+    /// nothing).
+    fn assert_valid(&self, min_sends: u64) {
+        assert!(
+            self.ok_sends > min_sends,
+            "too few acknowledged sends: {} in {}",
+            self.ok_sends,
+            self.dir.display()
+        );
+        assert_eq!(
+            self.valid,
+            Validity::True,
+            "bad: {:?} in {}",
+            self.bad,
+            self.dir.display()
+        );
+    }
+}
+
 #[test]
 fn safe_run_under_partitions_and_kills_is_valid() {
     let Some(_lock) = prerequisites("safe_run_under_partitions_and_kills") else {
@@ -118,18 +140,7 @@ fn safe_run_under_partitions_and_kills_is_valid() {
         40,
         1,
     );
-    assert!(
-        r.ok_sends > 100,
-        "too few acknowledged sends: {}",
-        r.ok_sends
-    );
-    assert_eq!(
-        r.valid,
-        Validity::True,
-        "bad: {:?} in {}",
-        r.bad,
-        r.dir.display()
-    );
+    r.assert_valid(100);
 }
 
 #[test]
@@ -138,18 +149,7 @@ fn subscribe_run_is_valid() {
         return;
     };
     let r = run('b', &["-s", "--sub-via", "subscribe"], "none", 30, 2);
-    assert!(
-        r.ok_sends > 100,
-        "too few acknowledged sends: {}",
-        r.ok_sends
-    );
-    assert_eq!(
-        r.valid,
-        Validity::True,
-        "bad: {:?} in {}",
-        r.bad,
-        r.dir.display()
-    );
+    r.assert_valid(100);
 }
 
 #[test]
@@ -164,18 +164,7 @@ fn role_faults_kill_controllers_and_cut_brokers_from_them() {
         40,
         3,
     );
-    assert!(
-        r.ok_sends > 50,
-        "too few acknowledged sends: {}",
-        r.ok_sends
-    );
-    assert_eq!(
-        r.valid,
-        Validity::True,
-        "bad: {:?} in {}",
-        r.bad,
-        r.dir.display()
-    );
+    r.assert_valid(50);
 }
 
 #[test]
@@ -184,18 +173,7 @@ fn txn_run_without_faults_is_valid() {
         return;
     };
     let r = run('d', &["-s", "--txn"], "none", 30, 4);
-    assert!(
-        r.ok_sends > 20,
-        "too few acknowledged sends: {}",
-        r.ok_sends
-    );
-    assert_eq!(
-        r.valid,
-        Validity::True,
-        "bad: {:?} in {}",
-        r.bad,
-        r.dir.display()
-    );
+    r.assert_valid(20);
 }
 
 /// A documented weakening: with `acks=1` a leader acknowledges a send before any follower has

@@ -43,12 +43,6 @@ impl Suite for KvSuite {
         KV_WORKLOADS
     }
 
-    fn test_all_nemeses(&self) -> Vec<String> {
-        ["none", "partition", "kill", "pause", "partition,kill"]
-            .map(String::from)
-            .to_vec()
-    }
-
     fn args(&self, cmd: clap::Command) -> clap::Command {
         KvArgs::augment_args(cmd)
     }
