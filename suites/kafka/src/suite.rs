@@ -22,16 +22,15 @@ use std::time::Duration;
 pub const WORKLOADS: &[&str] = &["queue"];
 
 /// The fault sets `rift test-all --db kafka` runs (jepsen.bufstream's `all-nemeses`, with
-/// Kafka's roles in place of Bufstream's): none, partition, kill, pause, clock, the role set,
-/// everything.
+/// Kafka's roles in place of Bufstream's): none, partition, kill, pause, the role set,
+/// everything; without the seed's clock sets (see [`build_test`]: clock faults are refused).
 pub const TEST_ALL_NEMESES: &[&str] = &[
     "none",
     "partition",
     "kill",
     "pause",
-    "clock",
-    "kill-controller,pause-broker,clock-broker,partition-broker-controller",
-    "partition,pause,kill,clock",
+    "kill-controller,pause-broker,partition-broker-controller",
+    "partition,pause,kill",
 ];
 
 /// The Kafka suite's own options, named as jepsen.bufstream's (and jepsen.redpanda's) CLI.
@@ -362,8 +361,8 @@ impl Suite for KafkaSuite {
     ) -> Result<(), SuiteError> {
         let a = KafkaArgs::from_arg_matches(m)?;
         a.check(&a.resolve(m))?;
-        common.faults(&self.roles(&common.nodes))?;
-        Ok(())
+        let roles = self.roles(&common.nodes);
+        refuse_unsupported(&common.faults(&roles)?, &roles)
     }
 
     fn build(
@@ -482,6 +481,28 @@ fn nemesis_phase(
     Ok(Some((phase, perf)))
 }
 
+/// Faults the Kafka suite refuses, with why.
+pub fn refuse_unsupported(faults: &BTreeSet<String>, roles: &Roles) -> Result<(), SuiteError> {
+    let kinds = rift_nemesis::fault_kinds(faults, roles);
+    if kinds.contains("file") {
+        return Err(bad(
+            "--nemesis file: the Kafka suite names no files to corrupt",
+        ));
+    }
+    if kinds.contains("clock") {
+        // Measured here: under libfaketime (LD_PRELOAD, monotonic clocks left alone, the
+        // offset file cached for a second or re-read on every clock read) a Kafka JVM needs
+        // more than 90 s to open its broker port on this 2-core machine instead of ~10 s,
+        // so a clock run would test a cluster that barely starts. Refused until that is
+        // understood, rather than run badly.
+        return Err(bad(concat!(
+            "--nemesis clock: not for the Kafka suite yet: Kafka's JVMs under libfaketime ",
+            "(how the local cluster skews clocks) take minutes to start on this machine"
+        )));
+    }
+    Ok(())
+}
+
 /// Builds one run on `place`.
 pub fn build_test(
     a: &KafkaArgs,
@@ -493,12 +514,7 @@ pub fn build_test(
     let nodes = place.nodes();
     let roles = roles_of(&nodes, 3);
     let faults = common.faults(&roles)?;
-    let kinds = rift_nemesis::fault_kinds(&faults, &roles);
-    if kinds.contains("file") {
-        return Err(bad(
-            "--nemesis file: the Kafka suite names no files to corrupt",
-        ));
-    }
+    refuse_unsupported(&faults, &roles)?;
     let db_opts = KafkaDbOptions {
         source: a.source(),
         replication_factor: a.replication_factor,
@@ -509,21 +525,7 @@ pub fn build_test(
         ..KafkaDbOptions::default()
     };
     let dirs = place.node_dirs().map_err(SuiteError::failed)?;
-    let mut db = KafkaDb::new(place.remote(), dirs, db_opts, common.seed).map_err(bad)?;
-    if kinds.contains("clock") {
-        let Some(cluster) = place.local() else {
-            return Err(bad("--nemesis clock on SSH nodes: not for the Kafka suite yet (the JVMs would need the machines' real clocks stepped)"));
-        };
-        rift_control::clock::require_faketime().map_err(bad)?;
-        let fopts = rift_control::clock::FaketimeOptions {
-            dont_fake_monotonic: true,
-        };
-        for node in &nodes {
-            let env = rift_control::clock::faketime_env_with(cluster, node, fopts)
-                .map_err(SuiteError::failed)?;
-            db = db.with_env(node, env);
-        }
-    }
+    let db = KafkaDb::new(place.remote(), dirs, db_opts, common.seed).map_err(bad)?;
     let db = Arc::new(db);
     let watchdog = common.watchdog();
     let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) =
