@@ -39,7 +39,7 @@ pub struct KafkaArgs {
     /// The Kafka version to fetch from Maven Central (org.apache.kafka:kafka_2.13).
     #[arg(long = "version", default_value = DEFAULT_VERSION)]
     pub kafka_version: String,
-    /// A Kafka release tarball (kafka_2.13-<version>.tgz: a local file or an http(s) URL) to
+    /// A Kafka release tarball (kafka_2.13-VERSION.tgz: a local file or an http(s) URL) to
     /// run instead of the Maven jars.
     #[arg(long)]
     pub archive: Option<String>,
