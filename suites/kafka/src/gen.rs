@@ -582,7 +582,7 @@ impl Generator for FinalPolls {
     }
 }
 
-/// Jepsen's final generator: Jepsen's `FinalPolls` on each thread (`each_thread`), bounded by
+/// Jepsen's final generator: the final polls (`FinalPolls`) on each thread (`each_thread`), bounded by
 /// `final_time_limit`. Runs on whatever threads it is given: wrap it in `clients` (as
 /// `rift_core::workload::assemble_final` does).
 pub fn final_generator(o: &QueueGenOptions, offsets: Offsets) -> Gen {
