@@ -144,11 +144,19 @@ fn safe_run_under_partitions_and_kills_is_valid() {
 }
 
 #[test]
-fn subscribe_run_is_valid() {
+fn subscribe_run_with_crashing_clients_is_valid() {
     let Some(_lock) = prerequisites("subscribe_run") else {
         return;
     };
-    let r = run('b', &["-s", "--sub-via", "subscribe"], "none", 30, 2);
+    let args = [
+        "-s",
+        "--sub-via",
+        "subscribe",
+        "--crash-clients",
+        "--crash-client-interval",
+        "10",
+    ];
+    let r = run('b', &args, "none", 30, 2);
     r.assert_valid(100);
 }
 
