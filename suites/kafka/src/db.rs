@@ -103,7 +103,8 @@ pub struct KafkaDb {
     opts: KafkaDbOptions,
     cluster_id: String,
     env: BTreeMap<String, Vec<(String, String)>>,
-    dist: tokio::sync::Mutex<Option<Dist>>,
+    /// The distribution once fetched, or why fetching it failed (not tried again per node).
+    dist: tokio::sync::Mutex<Option<Result<Dist, RiftError>>>,
     homes: tokio::sync::Mutex<BTreeMap<String, String>>,
 }
 
@@ -310,7 +311,7 @@ impl KafkaDb {
     pub async fn dist(&self) -> PlugResult<Dist> {
         let mut guard = self.dist.lock().await;
         if let Some(d) = guard.as_ref() {
-            return Ok(d.clone());
+            return d.clone();
         }
         let source = self.opts.source.clone();
         let d = tokio::task::spawn_blocking(move || {
@@ -318,10 +319,10 @@ impl KafkaDb {
             dist::fetch(&source)
         })
         .await
-        .map_err(|e| RiftError::new("install", e.to_string()))?
-        .map_err(install)?;
+        .map_err(|e| RiftError::new("install", e.to_string()))
+        .and_then(|r| r.map_err(install));
         *guard = Some(d.clone());
-        Ok(d)
+        d
     }
 
     /// Where `node` finds Kafka: this machine's cache on the local cluster; with
@@ -514,7 +515,10 @@ fn ctl(e: rift_control::ControlError) -> RiftError {
 }
 
 fn install(e: KafkaError) -> RiftError {
-    RiftError::new("install", e.to_string())
+    match e {
+        KafkaError::Install(why) => RiftError::new("install", why),
+        other => RiftError::new("install", other.to_string()),
+    }
 }
 
 #[async_trait]

@@ -124,8 +124,8 @@ pub fn fetch_maven(version: &str) -> Result<Dist, KafkaError> {
     let script = format!(
         "set -e\nexec 9>{lock}\nflock -w 1800 9\n[ -f {home}/.complete ] && exit 0\n\
          tmp=$(mktemp -d {root}/.fetch-XXXXXX)\ntrap 'rm -rf \"$tmp\"' EXIT\n\
-         mvn -q -B -f {pom} dependency:copy-dependencies -DincludeScope=runtime \
-         -DoutputDirectory=\"$tmp/libs\"\n\
+         mvn -q -B -f {pom} dependency:copy-dependencies \
+         -DincludeScope=runtime -DoutputDirectory=\"$tmp/libs\"\n\
          ls \"$tmp/libs\"/kafka_2.13-*.jar >/dev/null\n\
          rm -rf {home} && mkdir -p {home} && mv \"$tmp/libs\" {home}/libs && cp {pom} {home}/pom.xml\n\
          touch {home}/.complete",
@@ -141,8 +141,8 @@ pub fn fetch_maven(version: &str) -> Result<Dist, KafkaError> {
         .output()
         .map_err(|e| KafkaError::Install(format!("running mvn: {e}")))?;
     if !out.status.success() {
-        let mut tail = output_tail(&out.stdout, 30, 4096);
-        tail.push_str(&output_tail(&out.stderr, 10, 2048));
+        let mut tail = maven_reason(&output_tail(&out.stdout, 30, 4096));
+        tail.push_str(&maven_reason(&output_tail(&out.stderr, 10, 2048)));
         return Err(KafkaError::Install(format!(
             "fetching org.apache.kafka:kafka_2.13:{version} from Maven Central failed \
              (is the version published? is Maven Central reachable?):\n{tail}"
@@ -154,6 +154,40 @@ pub fn fetch_maven(version: &str) -> Result<Dist, KafkaError> {
         home.display()
     );
     Ok(dist)
+}
+
+/// The lines of Maven's output that say why it failed: ANSI colour codes removed, Maven's
+/// generic advice (`To see the full stack trace...`, help links) dropped.
+pub fn maven_reason(output: &str) -> String {
+    let mut clean = String::new();
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // ESC [ ... letter
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        clean.push(c);
+    }
+    let mut out = String::new();
+    for line in clean.lines() {
+        let body = line.trim_start_matches("[ERROR]").trim();
+        if body.is_empty()
+            || body.starts_with("To see the full stack trace")
+            || body.starts_with("Re-run Maven")
+            || body.starts_with("For more information")
+            || body.starts_with("[Help 1]")
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Unpacks a Kafka release archive (local file or URL) into the cache, once per file name.
@@ -322,6 +356,17 @@ mod tests {
         assert!(check_version("4.4.0").is_ok());
         assert!(check_version("4.4.0; rm -rf /").is_err());
         assert!(check_version("").is_err());
+    }
+
+    #[test]
+    fn maven_failures_keep_only_the_reason() {
+        let out = "\x1b[0m[ERROR] Failed to execute goal: kafka_2.13:jar:9.9.9 was not found\n\
+                   [ERROR] \n[ERROR] To see the full stack trace of the errors, re-run Maven\n\
+                   [ERROR] [Help 1] http://x\n\x1b[0m\x1b[0m";
+        assert_eq!(
+            maven_reason(out),
+            "[ERROR] Failed to execute goal: kafka_2.13:jar:9.9.9 was not found\n"
+        );
     }
 
     #[test]
