@@ -435,11 +435,25 @@ impl KafkaDb {
         Ok(())
     }
 
-    async fn start_and_wait(&self, node: &str, timeout: Duration) -> PlugResult<()> {
+    /// Sends `signal` to `node`'s JVM through its pid file (kill, pause, resume).
+    async fn signal(&self, node: &str, signal: Signal) -> PlugResult<()> {
+        let pidfile = self.log_path(node, PID_FILE)?;
+        stop_daemon(&*self.remote, node, &pidfile, signal)
+            .await
+            .map_err(ctl)?;
+        Ok(())
+    }
+
+    /// Starts `node`'s JVM unless its pid file names a live one.
+    async fn launch(&self, node: &str) -> PlugResult<rift_control::DaemonStart> {
         let home = self.home_on(node).await?;
         start_daemon(&*self.remote, node, &self.daemon(node, &home)?)
             .await
-            .map_err(ctl)?;
+            .map_err(ctl)
+    }
+
+    async fn start_and_wait(&self, node: &str, timeout: Duration) -> PlugResult<()> {
+        self.launch(node).await?;
         let pidfile = self.log_path(node, PID_FILE)?;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -565,15 +579,7 @@ impl Db for KafkaDb {
     }
 
     async fn kill(&self, _test: &TestInfo, node: &str) -> PlugResult<()> {
-        stop_daemon(
-            &*self.remote,
-            node,
-            &self.log_path(node, PID_FILE)?,
-            Signal::Kill,
-        )
-        .await
-        .map_err(ctl)?;
-        Ok(())
+        self.signal(node, Signal::Kill).await
     }
 
     /// Starts the JVM and returns once it has lived a moment (as Jepsen's `start!`, which
@@ -582,10 +588,7 @@ impl Db for KafkaDb {
     /// within one op's timeout. A JVM that dies at once is an error with its log's tail.
     async fn start(&self, _test: &TestInfo, node: &str) -> PlugResult<()> {
         let t = std::time::Instant::now();
-        let home = self.home_on(node).await?;
-        let how = start_daemon(&*self.remote, node, &self.daemon(node, &home)?)
-            .await
-            .map_err(ctl)?;
+        let how = self.launch(node).await?;
         if let rift_control::DaemonStart::AlreadyRunning(_) = how {
             return Ok(());
         }
@@ -612,27 +615,11 @@ impl Db for KafkaDb {
     }
 
     async fn pause(&self, _test: &TestInfo, node: &str) -> PlugResult<()> {
-        stop_daemon(
-            &*self.remote,
-            node,
-            &self.log_path(node, PID_FILE)?,
-            Signal::Stop,
-        )
-        .await
-        .map_err(ctl)?;
-        Ok(())
+        self.signal(node, Signal::Stop).await
     }
 
     async fn resume(&self, _test: &TestInfo, node: &str) -> PlugResult<()> {
-        stop_daemon(
-            &*self.remote,
-            node,
-            &self.log_path(node, PID_FILE)?,
-            Signal::Cont,
-        )
-        .await
-        .map_err(ctl)?;
-        Ok(())
+        self.signal(node, Signal::Cont).await
     }
 
     fn log_files(&self, _test: &TestInfo, node: &str) -> Vec<PathBuf> {
