@@ -53,12 +53,16 @@ const FAKETIME_LIB_CANDIDATES: [&str; 4] = [
     "/usr/local/lib/faketime/libfaketime.so.1",
 ];
 
-/// How daemons run under libfaketime.
+/// How daemons see the node's clock offset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaketimeOptions {
-    /// Leave `CLOCK_MONOTONIC` alone (`FAKETIME_DONT_FAKE_MONOTONIC=1`). JVMs need this;
-    /// Python's `time.sleep` fails with it under libfaketime 0.9.10.
-    pub dont_fake_monotonic: bool,
+    /// Shift only the wall clock (`CLOCK_REALTIME`, `gettimeofday`, `time`) through rift's
+    /// own shim ([`REALTIME_SHIM_C`], built by [`realtime_shim`]) instead of libfaketime,
+    /// leaving monotonic clocks and timed waits alone, as a real clock step does. JVMs need
+    /// this: under libfaketime 0.9.10 with `FAKETIME_DONT_FAKE_MONOTONIC=1` their timed
+    /// waits return at once (measured here: `Object.wait(5)` and `LockSupport.parkNanos`
+    /// take 0 ms), and without it their monotonic clock jumps with every offset.
+    pub realtime_only: bool,
 }
 
 /// The libfaketime library: `$RIFT_FAKETIME_LIB` when set (if that file exists), else the
@@ -104,23 +108,98 @@ pub fn faketime_env_with(
     node: &str,
     opts: FaketimeOptions,
 ) -> Result<Vec<(String, String)>, ControlError> {
-    let lib = require_faketime()?;
+    let lib = if opts.realtime_only {
+        realtime_shim()?
+    } else {
+        require_faketime()?
+    };
     let file = faketime_file(cluster, node)?;
     if !file.exists() {
         write_atomically(&file, "+0\n")?;
     }
-    let mut env = vec![
-        ("LD_PRELOAD".to_string(), lib.display().to_string()),
-        (
-            "FAKETIME_TIMESTAMP_FILE".to_string(),
-            file.display().to_string(),
-        ),
-        ("FAKETIME_NO_CACHE".to_string(), "1".to_string()),
-    ];
-    if opts.dont_fake_monotonic {
-        env.push(("FAKETIME_DONT_FAKE_MONOTONIC".to_string(), "1".to_string()));
+    let file = file.display().to_string();
+    let lib = ("LD_PRELOAD".to_string(), lib.display().to_string());
+    Ok(if opts.realtime_only {
+        vec![lib, (SHIM_FILE_VAR.to_string(), file)]
+    } else {
+        vec![
+            lib,
+            ("FAKETIME_TIMESTAMP_FILE".to_string(), file),
+            ("FAKETIME_NO_CACHE".to_string(), "1".to_string()),
+        ]
+    })
+}
+
+/// The source of rift's wall-clock shim, `rift-realtime.so`: an `LD_PRELOAD` library that
+/// adds the offset in `$RIFT_FAKETIME_FILE` (the same file and format as libfaketime's, so
+/// [`set_offset`] drives both) to `CLOCK_REALTIME` reads only, re-reading the file every
+/// `$RIFT_FAKETIME_PERIOD_MS` (5 ms): a change is seen within that, and a strobe with a
+/// shorter period is sampled.
+pub const REALTIME_SHIM_C: &str = include_str!("realtime_shim.c");
+/// The environment variable naming the offset file for the shim.
+pub const SHIM_FILE_VAR: &str = "RIFT_FAKETIME_FILE";
+
+/// The shim's path in rift's cache directory: `rift-realtime-<hash of the source>.so`,
+/// compiled there with `cc` the first time (through a temp file and a rename, so
+/// concurrent builders never see half a library).
+pub fn realtime_shim() -> Result<PathBuf, ControlError> {
+    realtime_shim_in(&crate::cache_dir())
+}
+
+/// [`realtime_shim`] in `dir`.
+pub fn realtime_shim_in(dir: &Path) -> Result<PathBuf, ControlError> {
+    // FNV-1a: a new source gets a new file, without a hashing dependency.
+    let hash = REALTIME_SHIM_C
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let lib = dir.join(format!("rift-realtime-{hash:016x}.so"));
+    if lib.exists() {
+        return Ok(lib);
     }
-    Ok(env)
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ControlError::io(format!("creating {}", dir.display()), e))?;
+    let tag = format!("tmp{}", std::process::id());
+    let src = lib.with_extension(format!("{tag}.c"));
+    let tmp = lib.with_extension(format!("{tag}.so"));
+    std::fs::write(&src, REALTIME_SHIM_C)
+        .map_err(|e| ControlError::io(format!("writing {}", src.display()), e))?;
+    let compiler = ["cc", "gcc"]
+        .into_iter()
+        .find(|c| crate::ssh::program_exists(c));
+    let built = match compiler {
+        None => Err("no C compiler (cc or gcc) on this machine: apt-get install gcc".to_string()),
+        Some(cc) => std::process::Command::new(cc)
+            .args(["-O2", "-shared", "-fPIC", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .arg("-ldl")
+            .output()
+            .map_err(|e| format!("running {cc}: {e}"))
+            .and_then(|out| {
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{cc} failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))
+                }
+            }),
+    };
+    let _ = std::fs::remove_file(&src);
+    let done = built.and_then(|()| {
+        std::fs::rename(&tmp, &lib).map_err(|e| format!("renaming {}: {e}", tmp.display()))
+    });
+    if let Err(why) = done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ControlError::Prerequisite(format!(
+            "building rift's wall-clock shim {} (JVM nodes need it for clock faults): {why}",
+            lib.display()
+        )));
+    }
+    Ok(lib)
 }
 
 /// An offset in seconds as libfaketime reads it: `+1.250`, `-0.500` (milliseconds kept).

@@ -79,6 +79,9 @@ pub enum ControlError {
     /// The configuration cannot work (bad prefix, too many nodes...).
     #[error("invalid cluster configuration: {0}")]
     InvalidConfig(String),
+    /// Something a run needs on this machine is missing or could not be built.
+    #[error("{0}")]
+    Prerequisite(String),
     /// Teardown tried everything but some objects could not be removed.
     #[error("teardown left objects behind:\n  {}", failures.join("\n  "))]
     Teardown {

@@ -460,7 +460,8 @@ async fn run_child(node: &str, cmd: &Cmd, mut command: Command) -> Result<Output
     })
 }
 
-fn program_exists(name: &str) -> bool {
+/// Whether `name` is an executable file on `$PATH`.
+pub(crate) fn program_exists(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }

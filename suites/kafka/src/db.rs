@@ -155,7 +155,8 @@ impl KafkaDb {
         KafkaDb::new(cluster, nodes, opts, seed)
     }
 
-    /// Runs `node`'s JVMs with extra environment variables (libfaketime for clock faults).
+    /// Runs `node`'s JVMs with extra environment variables (rift's wall-clock shim for clock
+    /// faults).
     pub fn with_env(mut self, node: &str, env: Vec<(String, String)>) -> KafkaDb {
         self.env.insert(node.to_string(), env);
         self

@@ -21,16 +21,17 @@ use std::time::Duration;
 /// The workloads of the Kafka suite.
 pub const WORKLOADS: &[&str] = &["queue"];
 
-/// The fault sets `rift test-all --db kafka` runs (jepsen.bufstream's `all-nemeses`, with
-/// Kafka's roles in place of Bufstream's): none, partition, kill, pause, the role set,
-/// everything; without the seed's clock sets (see [`build_test`]: clock faults are refused).
+/// The fault sets `rift test-all --db kafka` runs: jepsen.bufstream's `all-nemeses`, with
+/// Kafka's roles in place of Bufstream's (its "just bufstream" set becomes the brokers and
+/// controllers apart): none, partition, kill, pause, clock, the role set, everything.
 pub const TEST_ALL_NEMESES: &[&str] = &[
     "none",
     "partition",
     "kill",
     "pause",
-    "kill-controller,pause-broker,partition-broker-controller",
-    "partition,pause,kill",
+    "clock",
+    "kill-controller,pause-broker,clock-broker,partition-broker-controller",
+    "partition,pause,kill,clock",
 ];
 
 /// The Kafka suite's own options, named as jepsen.bufstream's (and jepsen.redpanda's) CLI.
@@ -489,18 +490,11 @@ pub fn refuse_unsupported(faults: &BTreeSet<String>, roles: &Roles) -> Result<()
             "--nemesis file: the Kafka suite names no files to corrupt",
         ));
     }
-    if kinds.contains("clock") {
-        // Measured here: under libfaketime (LD_PRELOAD, monotonic clocks left alone, the
-        // offset file cached for a second or re-read on every clock read) a Kafka JVM needs
-        // more than 90 s to open its broker port on this 2-core machine instead of ~10 s,
-        // so a clock run would test a cluster that barely starts. Refused until that is
-        // understood, rather than run badly.
-        return Err(bad(concat!(
-            "--nemesis clock: not for the Kafka suite yet: Kafka's JVMs under libfaketime ",
-            "(how the local cluster skews clocks) take minutes to start on this machine"
-        )));
-    }
     Ok(())
+}
+
+fn faults_kinds_clock(faults: &BTreeSet<String>, roles: &Roles) -> bool {
+    rift_nemesis::fault_kinds(faults, roles).contains("clock")
 }
 
 /// Builds one run on `place`.
@@ -525,7 +519,20 @@ pub fn build_test(
         ..KafkaDbOptions::default()
     };
     let dirs = place.node_dirs().map_err(SuiteError::failed)?;
-    let db = KafkaDb::new(place.remote(), dirs, db_opts, common.seed).map_err(bad)?;
+    let mut db = KafkaDb::new(place.remote(), dirs, db_opts, common.seed).map_err(bad)?;
+    if let (Some(cluster), true) = (place.local(), faults_kinds_clock(&faults, &roles)) {
+        // The JVMs see their node's clock offset through rift's wall-clock shim: only
+        // CLOCK_REALTIME moves, as when a real machine's clock is stepped (libfaketime
+        // breaks a JVM's timed waits; see rift_control::clock::FaketimeOptions).
+        let opts = rift_control::clock::FaketimeOptions {
+            realtime_only: true,
+        };
+        for node in cluster.nodes() {
+            let env = rift_control::clock::faketime_env_with(cluster, &node, opts)
+                .map_err(SuiteError::bad)?;
+            db = db.with_env(&node, env);
+        }
+    }
     let db = Arc::new(db);
     let watchdog = common.watchdog();
     let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) =

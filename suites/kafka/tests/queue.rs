@@ -44,6 +44,8 @@ struct Run {
     bad: Vec<String>,
     ok_sends: u64,
     dir: std::path::PathBuf,
+    /// The store, removed when the run is dropped (kept on disk when the run is invalid).
+    _store: Option<tempfile::TempDir>,
 }
 
 /// Runs the queue workload with the suite's `args` (as on the command line) on a fresh
@@ -96,15 +98,19 @@ fn run(tag: char, args: &[&str], nemesis: &str, secs: u64, seed: u64) -> Run {
     }
     let dir = out.dir.path().to_path_buf();
     // Keep the store when something needs reading.
-    if out.result.valid != Validity::True {
+    let store = if out.result.valid != Validity::True {
         let keep = store.keep();
         println!("kept {}", keep.display());
-    }
+        None
+    } else {
+        Some(store)
+    };
     Run {
         valid: out.result.valid,
         bad,
         ok_sends,
         dir,
+        _store: store,
     }
 }
 
@@ -182,6 +188,25 @@ fn txn_run_without_faults_is_valid() {
     };
     let r = run('d', &["-s", "--txn"], "none", 30, 4);
     r.assert_valid(20);
+}
+
+/// Clock faults: the JVMs run under rift's wall-clock shim (their CLOCK_REALTIME moves,
+/// their monotonic clocks do not), bumped and strobed by the clock nemesis. Kafka's safety does
+/// not rest on wall clocks, so the run must be valid; and the faults must have happened.
+#[test]
+fn clock_faults_run_is_valid() {
+    let Some(_lock) = prerequisites("clock_faults") else {
+        return;
+    };
+    let r = run('e', &["-s", "--nemesis-stable-period", "0"], "clock", 30, 5);
+    r.assert_valid(50);
+    let history = std::fs::read_to_string(r.dir.join("history.jsonl")).unwrap();
+    let skews = history
+        .lines()
+        .filter(|l| l.contains(r#""process":"nemesis""#) && l.contains(r#""type":"info""#))
+        .filter(|l| l.contains(r#""f":"bump-clock""#) || l.contains(r#""f":"strobe-clock""#))
+        .count();
+    assert!(skews > 0, "no clock was skewed in {}", r.dir.display());
 }
 
 /// A documented weakening: with `acks=1`, `min.insync.replicas` 1 and unclean leader
