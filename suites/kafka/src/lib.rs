@@ -51,10 +51,12 @@ pub mod db;
 pub mod dist;
 pub mod errors;
 pub mod gen;
+pub mod queue;
 pub mod suite;
 
 pub use db::{KafkaDb, KafkaDbOptions, BROKER, BROKER_PORT, CONTROLLER, CONTROLLER_PORT};
 pub use dist::{Dist, Source, DEFAULT_VERSION};
+pub use queue::{queue_test, QueueArgs, QueueSystem, Resolved};
 pub use suite::{KafkaArgs, KafkaSuite};
 
 /// What can go wrong building or running the Kafka suite.
