@@ -64,9 +64,11 @@
 mod mem;
 pub mod parse;
 mod place;
+mod role_db;
 
 pub use mem::{MemArgs, MemSuite};
 pub use place::{ssh_home, Place, SshPlace};
+pub use role_db::{RoleDb, RolePart};
 
 use rift_nemesis::Roles;
 use std::collections::BTreeSet;
