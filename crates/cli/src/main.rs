@@ -249,6 +249,7 @@ fn common(
         nemesis_rotate_s: a.nemesis_rotate,
         recovery: Duration::from_secs_f64(a.recovery_time),
         watchdog_s: a.watchdog,
+        watchdog_debug: false,
         run: RunOptions {
             store_root: a.store.clone(),
             time_limit: Some(time_limit),

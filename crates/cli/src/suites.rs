@@ -10,6 +10,7 @@ pub static SUITES: &[&dyn Suite] = &[
     &rift_kv::KvSuite,
     &rift_etcd::EtcdSuite,
     &rift_kafka_suite::KafkaSuite,
+    &rift_bufstream_suite::BufstreamSuite,
 ];
 
 /// The suite of `--db` when it is not given.

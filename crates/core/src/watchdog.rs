@@ -15,6 +15,8 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Watchdog {
     interval: Duration,
+    /// Log every check, not only restarts (jepsen.bufstream's `--debug-watchdog`).
+    debug: bool,
     state: Mutex<State>,
 }
 
@@ -27,8 +29,14 @@ struct State {
 impl Watchdog {
     /// A watchdog that looks every `interval`.
     pub fn new(interval: Duration) -> Arc<Watchdog> {
+        Watchdog::with_debug(interval, false)
+    }
+
+    /// A watchdog that, with `debug`, logs each node's state at every check.
+    pub fn with_debug(interval: Duration, debug: bool) -> Arc<Watchdog> {
         Arc::new(Watchdog {
             interval,
+            debug,
             state: Mutex::new(State::default()),
         })
     }
@@ -67,7 +75,14 @@ impl Watchdog {
                 if self.is_suppressed(node) {
                     continue;
                 }
-                let outcome = match db.is_running(&test, node).await {
+                let running = db.is_running(&test, node).await;
+                if self.debug {
+                    match &running {
+                        Ok(r) => tracing::info!(node, running = r, "watchdog check"),
+                        Err(e) => tracing::info!(node, error = %e, "watchdog check"),
+                    }
+                }
+                let outcome = match running {
                     Ok(true) => Ok(false),
                     Ok(false) if self.is_suppressed(node) => Ok(false),
                     Ok(false) => db.start(&test, node).await.map(|()| true),

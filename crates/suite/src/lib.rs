@@ -102,6 +102,8 @@ pub struct Common {
     pub recovery: Duration,
     /// Restart crashed daemons every this many seconds (`--watchdog`).
     pub watchdog_s: Option<f64>,
+    /// The watchdog logs every check, not only restarts.
+    pub watchdog_debug: bool,
     /// Runner options: store root, time limit, op timeout, argv, progress line,
     /// `--leave-db-running`.
     pub run: rift_core::RunOptions,
@@ -125,6 +127,7 @@ impl Common {
             nemesis_rotate_s: None,
             recovery: Duration::from_secs(5),
             watchdog_s: None,
+            watchdog_debug: false,
             run: rift_core::RunOptions {
                 time_limit: Some(time_limit),
                 ..rift_core::RunOptions::default()
@@ -151,8 +154,9 @@ impl Common {
 
     /// The watchdog of `--watchdog`, shared by the runner and the nemesis.
     pub fn watchdog(&self) -> Option<Arc<rift_core::Watchdog>> {
-        self.watchdog_s
-            .map(|s| rift_core::Watchdog::new(Duration::from_secs_f64(s)))
+        self.watchdog_s.map(|s| {
+            rift_core::Watchdog::with_debug(Duration::from_secs_f64(s), self.watchdog_debug)
+        })
     }
 }
 

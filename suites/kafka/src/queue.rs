@@ -289,6 +289,25 @@ impl Checker for QueueStats {
     }
 }
 
+/// The checkers of a queue run rebuilt from its spec (`rift analyze`): `ww-deps` and
+/// `ignore-queue-errors` as the run had them.
+pub fn checker_of_spec(spec: &serde_json::Value) -> Box<dyn Checker> {
+    let ignore = spec
+        .get("ignore-queue-errors")
+        .and_then(|v| v.as_array())
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ww = spec
+        .get("ww-deps")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    checker(ww, ignore)
+}
+
 /// The checkers of a queue run: stats, exceptions, and the Kafka checker (`ww_deps`, error
 /// types in `ignore` allowed).
 pub fn checker(ww_deps: bool, ignore: BTreeSet<String>) -> Box<dyn Checker> {
@@ -380,6 +399,9 @@ pub struct QueueSystem {
     pub min_insync_replicas: u32,
     /// More fields for the run's spec (`db`, versions, the system's options).
     pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The fault names for the test name when they differ from the faults run (a suite that
+    /// expands `kill` into its roles' kills names the run `kill`, as the seed does).
+    pub named_faults: Option<BTreeSet<String>>,
 }
 
 /// One queue run on `place` against `sys`: the seed's phases (faults 5 s in, heal, final
@@ -479,7 +501,13 @@ pub fn queue_test(
     let mut run = common.run.clone();
     run.time_limit = Some(common.time_limit);
     Ok(Test {
-        name: test_name(&sys.name, &common.workload, txn, r, &faults),
+        name: test_name(
+            &sys.name,
+            &common.workload,
+            txn,
+            r,
+            sys.named_faults.as_ref().unwrap_or(&faults),
+        ),
         nodes: place.nodes(),
         concurrency: common.concurrency,
         db: sys.db,

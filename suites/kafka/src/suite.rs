@@ -4,7 +4,9 @@
 
 use crate::db::{roles_of, KafkaDb, KafkaDbOptions};
 use crate::dist::{Source, DEFAULT_VERSION};
-use crate::queue::{checker, queue_test, refuse_unsupported, QueueArgs, QueueSystem, Resolved};
+use crate::queue::{
+    checker_of_spec, queue_test, refuse_unsupported, QueueArgs, QueueSystem, Resolved,
+};
 use clap::{ArgMatches, Args, FromArgMatches};
 use rift_checker::Checker;
 use rift_core::Test;
@@ -148,20 +150,7 @@ impl Suite for KafkaSuite {
     }
 
     fn checker(&self, spec: &serde_json::Value) -> Result<Box<dyn Checker>, String> {
-        let ignore = spec
-            .get("ignore-queue-errors")
-            .and_then(|v| v.as_array())
-            .map(|v| {
-                v.iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let ww = spec
-            .get("ww-deps")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        Ok(checker(ww, ignore))
+        Ok(checker_of_spec(spec))
     }
 }
 
@@ -218,6 +207,7 @@ pub fn build_test(
         replication_factor: a.replication_factor,
         min_insync_replicas: a.min_insync_replicas,
         spec,
+        named_faults: None,
     };
     queue_test(&a.queue, r, common, place, faults, sys)
 }
