@@ -9,7 +9,7 @@
 
 use crate::broker::{Broker, BrokerOptions, KAFKA_PORT};
 use crate::daemon_db::DaemonDb;
-use crate::store::{ensure_s3s_fs, Store, StoreKind};
+use crate::store::{ensure_minio, ensure_s3s_fs, Store, StoreKind};
 use async_trait::async_trait;
 use clap::{ArgMatches, Args, FromArgMatches};
 use rift_checker::Checker;
@@ -47,10 +47,14 @@ pub struct BufstreamArgs {
     /// The Bufstream binary to run (a file on this machine, uploaded to SSH nodes).
     #[arg(short = 'b', long = "bin", default_value = "bufstream")]
     pub bin: PathBuf,
-    /// A MinIO server binary for the storage role (as the seed runs); without it, s3s-fs,
-    /// built once from crates.io into rift's cache.
+    /// A MinIO server binary for the storage role (as the seed runs); without it, rift
+    /// builds MinIO once from source (`go install`) into its cache.
     #[arg(long)]
     pub minio_bin: Option<PathBuf>,
+    /// The object store: minio (the seed's) or s3s-fs (lighter; its conditional writes are
+    /// not atomic, so anomalies that depend on them would not be Bufstream's).
+    #[arg(long, default_value = "minio", value_parser = ["minio", "s3s-fs"])]
+    pub s3_store: String,
     /// The etcd version SSH nodes download (the local cluster runs Debian's etcd).
     #[arg(long, default_value = "3.5.15")]
     pub etcd_version: String,
@@ -325,11 +329,17 @@ pub fn cluster(a: &BufstreamArgs, place: &Place) -> Result<Cluster, SuiteError> 
         remote: remote.clone(),
         dirs: of(COORDINATION).into_iter().collect(),
     };
-    let kind = match &a.minio_bin {
-        Some(m) => StoreKind::Minio(m.clone()),
-        None => {
-            StoreKind::S3sFs(ensure_s3s_fs(&rift_control::cache_dir()).map_err(SuiteError::failed)?)
+    let cache = rift_control::cache_dir();
+    let kind = match (&a.minio_bin, a.s3_store.as_str()) {
+        (Some(m), _) => StoreKind::Minio(m.clone()),
+        (None, "s3s-fs") => {
+            tracing::warn!(
+                "--s3-store s3s-fs: its conditional writes are not atomic and it never fsyncs; \
+                 an anomaly that rests on the store may be s3s-fs's, not Bufstream's"
+            );
+            StoreKind::S3sFs(ensure_s3s_fs(&cache).map_err(SuiteError::failed)?)
         }
+        (None, _) => StoreKind::Minio(ensure_minio(&cache).map_err(SuiteError::failed)?),
     };
     let local_bin = |p: &Path| -> String {
         std::fs::canonicalize(p)
@@ -500,7 +510,8 @@ pub fn run_faults(
 ) -> Result<(BTreeSet<String>, BTreeSet<String>), SuiteError> {
     let named = common.faults(roles)?;
     let faults = expand_faults(&named);
-    refuse_local_clock(&faults, a.minio_bin.is_some(), over_ssh)?;
+    let minio = a.minio_bin.is_some() || a.s3_store == "minio";
+    refuse_local_clock(&faults, minio, over_ssh)?;
     Ok((named, faults))
 }
 
@@ -524,15 +535,12 @@ pub fn build_test(
     let mut spec = serde_json::Map::new();
     spec.insert("db".into(), "bufstream".into());
     spec.insert("bin".into(), a.bin.display().to_string().into());
-    spec.insert(
-        "storage".into(),
-        if a.minio_bin.is_some() {
-            "minio"
-        } else {
-            "s3s-fs"
-        }
-        .into(),
-    );
+    let storage = if a.minio_bin.is_some() {
+        "minio"
+    } else {
+        a.s3_store.as_str()
+    };
+    spec.insert("storage".into(), storage.into());
     spec.insert("fetch-eager".into(), (!a.no_fetch_eager).into());
     spec.insert("fetch-sync".into(), (!a.no_fetch_sync).into());
     spec.insert("no-archive".into(), a.no_archive.into());
