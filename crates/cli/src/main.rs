@@ -152,7 +152,7 @@ fn cmd_test(
     }
     // test-all on a real cluster without --nemesis: the matrix of workloads x fault sets.
     let nemeses: Vec<String> = if all && a.nemesis.is_none() && suite.needs_cluster() {
-        suite.test_all_nemeses()
+        suite.test_all_nemeses(a.uses_ssh())
     } else {
         vec![nemesis.clone()]
     };

@@ -142,8 +142,10 @@ mod tests {
             rift_core::parse_concurrency(s.default_concurrency(), 3).unwrap();
             let roles = s.roles(&nodes);
             rift_nemesis::parse_faults_for(s.default_nemesis(), &roles).unwrap();
-            for n in s.test_all_nemeses() {
-                rift_nemesis::parse_faults_for(&n, &roles).unwrap();
+            for over_ssh in [false, true] {
+                for n in s.test_all_nemeses(over_ssh) {
+                    rift_nemesis::parse_faults_for(&n, &roles).unwrap();
+                }
             }
         }
         assert_eq!(

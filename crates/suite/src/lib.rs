@@ -245,9 +245,10 @@ pub trait Suite: Send + Sync {
         true
     }
 
-    /// The fault sets `rift test-all` runs each workload under when `--nemesis` is not given.
+    /// The fault sets `rift test-all` runs each workload under when `--nemesis` is not given,
+    /// on SSH nodes or the local cluster (where some faults may not reach the system).
     /// Default: [`STANDARD_NEMESES`].
-    fn test_all_nemeses(&self) -> Vec<String> {
+    fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
         STANDARD_NEMESES.iter().map(|s| s.to_string()).collect()
     }
 

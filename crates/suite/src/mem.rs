@@ -57,7 +57,7 @@ impl Suite for MemSuite {
         false
     }
 
-    fn test_all_nemeses(&self) -> Vec<String> {
+    fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
         vec!["none".to_string()]
     }
 

@@ -114,7 +114,7 @@ impl Suite for KafkaSuite {
         Some(10_000.0)
     }
 
-    fn test_all_nemeses(&self) -> Vec<String> {
+    fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
         TEST_ALL_NEMESES.iter().map(|s| s.to_string()).collect()
     }
 
