@@ -61,11 +61,13 @@
 
 #![warn(missing_docs)]
 
+pub mod daemon_db;
 mod mem;
 pub mod parse;
 mod place;
 mod role_db;
 
+pub use daemon_db::{Daemon, DaemonDb, Files};
 pub use mem::{MemArgs, MemSuite};
 pub use place::{ssh_home, Place, SshPlace};
 pub use role_db::{RoleDb, RolePart};

@@ -3,10 +3,10 @@
 //! public Kafka and connect addresses set to the node's address), and optionally tcpdump
 //! capturing its Kafka traffic.
 
-use crate::daemon_db::{Daemon, Files};
 use async_trait::async_trait;
 use rift_control::{shell_quote, start_daemon, stop_daemon, Cmd, DaemonSpec, NodeDirs, Remote};
 use rift_core::{PlugResult, RiftError};
+use rift_suite::{Daemon, Files};
 use std::net::IpAddr;
 
 /// Bufstream's Kafka port (the seed's).

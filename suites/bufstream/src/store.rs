@@ -7,11 +7,11 @@
 //! run on it says so. The bucket is created through the S3 API once the server listens, so
 //! a server that refuses it fails setup with its answer.
 
-use crate::daemon_db::{Daemon, Files};
 use crate::s3::S3;
 use async_trait::async_trait;
 use rift_control::{DaemonSpec, NodeDirs, Remote};
 use rift_core::{PlugResult, RiftError};
+use rift_suite::{Daemon, Files};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -8,7 +8,6 @@
 //! `partition-bufstream-coordination` and the rest target what they name.
 
 use crate::broker::{Broker, BrokerOptions, KAFKA_PORT};
-use crate::daemon_db::DaemonDb;
 use crate::store::{ensure_minio, ensure_s3s_fs, Store, StoreKind};
 use async_trait::async_trait;
 use clap::{ArgMatches, Args, FromArgMatches};
@@ -17,6 +16,7 @@ use rift_control::{shell_quote, Cmd, NodeDirs, Remote};
 use rift_core::{Db, PlugResult, RiftError, Test, TestInfo};
 use rift_kafka_suite::queue::{checker_of_spec, queue_test, QueueArgs, QueueSystem};
 use rift_nemesis::Roles;
+use rift_suite::DaemonDb;
 use rift_suite::{Common, Place, RoleDb, RolePart, Suite, SuiteError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
