@@ -239,6 +239,62 @@ fn the_automation_runs_for_real_up_to_the_bufstream_binary() {
     assert_eq!(procs(&c, "s3s-fs"), 0);
 }
 
+/// A `--minio-bin` that is not MinIO: the storage node's setup fails with its log's tail,
+/// the Bufstream nodes fail naming it without running, and nothing is left running.
+#[test]
+fn a_store_that_will_not_start_is_named_and_stops_the_brokers() {
+    let Some(_lock) = prerequisites("a store that will not start") else {
+        return;
+    };
+    let (c, _scratch) = local('c');
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mk = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.display().to_string()
+    };
+    let minio = mk(
+        "not-minio",
+        "#!/bin/sh\necho 'not a MinIO: unknown flag --address' >&2\nexit 2\n",
+    );
+    let bufstream = mk("bufstream", "#!/bin/sh\necho ran >> \"$0.ran\"\nsleep 60\n");
+    let (a, _m) = parse(&["--bin", &bufstream, "--minio-bin", &minio]);
+    let cl = cluster(&a, &Place::Local(c.clone())).unwrap();
+    let t = info(&c);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (r1, r2, r3) = tokio::join!(
+            cl.db.setup(&t, "n1"),
+            cl.db.setup(&t, "n2"),
+            cl.db.setup(&t, "n3")
+        );
+        r1.unwrap();
+        let e2 = r2.unwrap_err().to_string();
+        assert!(
+            e2.contains("MinIO on n2 exited before it served")
+                && e2.contains("not a MinIO: unknown flag --address"),
+            "{e2}"
+        );
+        let e3 = r3.unwrap_err().to_string();
+        assert!(
+            e3.contains("n3 not set up: it needs storage on n2, whose setup failed"),
+            "{e3}"
+        );
+        assert!(!dir.path().join("bufstream.ran").exists());
+        for n in c.nodes() {
+            cl.db.teardown(&t, &n).await.unwrap();
+        }
+    });
+    assert_eq!(procs(&c, "not-minio"), 0);
+    assert_eq!(procs(&c, "etcd"), 0);
+}
+
 /// The full queue test against a real Bufstream: `RIFT_BUFSTREAM_BIN=/path/to/bufstream`.
 #[test]
 fn the_queue_workload_on_a_real_bufstream() {
