@@ -97,7 +97,22 @@ fn the_automation_runs_for_real_up_to_the_bufstream_binary() {
     std::fs::write(&fake, "#!/bin/sh\necho \"stand-in got: $*\"\nexit 3\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (a, _m) = parse(&["--bin", fake.to_str().unwrap(), "--no-fetch-sync"]);
+    // MinIO (the default store) when it can be had here, else s3s-fs, saying why.
+    let store = match rift_bufstream_suite::store::ensure_minio(&rift_control::cache_dir()) {
+        Ok(_) => "minio",
+        Err(e) => {
+            println!("MinIO cannot be had here ({e}); the store is s3s-fs");
+            "s3s-fs"
+        }
+    };
+    let args = [
+        "--bin",
+        fake.to_str().unwrap(),
+        "--no-fetch-sync",
+        "--s3-store",
+        store,
+    ];
+    let (a, _m) = parse(&args);
     let place = Place::Local(c.clone());
     let cl = cluster(&a, &place).unwrap();
     let t = info(&c);
