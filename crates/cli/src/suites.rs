@@ -11,6 +11,7 @@ pub static SUITES: &[&dyn Suite] = &[
     &rift_etcd::EtcdSuite,
     &rift_kafka_suite::KafkaSuite,
     &rift_bufstream_suite::BufstreamSuite,
+    &rift_nisshi_suite::NisshiSuite,
 ];
 
 /// The suite of `--db` when it is not given.

@@ -50,6 +50,12 @@ pub trait Daemon: Send + Sync {
     async fn cleanup(&self, _remote: &dyn Remote, _node: &str, _files: &Files) -> PlugResult<()> {
         Ok(())
     }
+    /// Signal the daemon's whole process group, not only its pid (a server that forks its
+    /// workers, such as PostgreSQL, is paused or killed whole; `start_daemon` makes the
+    /// daemon a session and group leader).
+    fn process_group(&self) -> bool {
+        false
+    }
     /// More files of the log directory to fetch into the store (beyond `<name>.log`).
     fn extra_logs(&self) -> Vec<String> {
         Vec::new()
@@ -75,7 +81,8 @@ pub struct Files {
 }
 
 impl Files {
-    fn of(dirs: &NodeDirs, name: &str) -> Files {
+    /// The files of daemon `name` in `dirs`.
+    pub fn of(dirs: &NodeDirs, name: &str) -> Files {
         let log_dir = dirs.log_dir.display().to_string();
         Files {
             data: dirs.data_dir.join(name).display().to_string(),
@@ -169,6 +176,15 @@ impl<D: Daemon> DaemonDb<D> {
 
     async fn signal(&self, node: &str, signal: Signal) -> PlugResult<()> {
         let f = self.files(node)?;
+        if self.daemon.process_group() {
+            // The group first (its workers), then the leader through the pid file as usual.
+            let script = format!(
+                "[ -f {p} ] && pid=$(cat {p}) && [ -n \"$pid\" ] && kill -s {} -- -\"$pid\" 2>/dev/null; true",
+                signal.name(),
+                p = shell_quote(&f.pid)
+            );
+            self.run(node, Cmd::shell(script)).await?;
+        }
         stop_daemon(&*self.remote, node, &f.pid, signal)
             .await
             .map_err(ctl)?;

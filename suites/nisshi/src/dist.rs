@@ -1,0 +1,133 @@
+//! Getting nisshi and a PostgreSQL it works with, each once per machine into rift's cache.
+//!
+//! - nisshi 0.7.0-pre.2 from crates.io with `cargo install` (later releases need a newer
+//!   rustc than 1.95: they pin rama 0.4.0, which wants 1.96). About 12 to 18 minutes on 2 cores.
+//! - PostgreSQL 16: nisshi's read-committed offset query is not valid on PostgreSQL 15
+//!   (Debian bookworm's: "subquery in FROM must have an alias"), so rift runs the PostgreSQL
+//!   16.2 that the PyPI wheel `pgserver` 0.1.4 carries (`pip download`, unzipped), unless
+//!   `--pg-bin-dir` names another one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The nisshi release rift builds.
+pub const NISSHI_VERSION: &str = "0.7.0-pre.2";
+/// The schema of that release (see the file's header).
+pub const SCHEMA_SQL: &str = include_str!("../resources/schema-0.7.0-pre.2.sql");
+/// The PyPI wheel whose PostgreSQL rift runs.
+pub const PGSERVER_WHEEL: &str = "pgserver==0.1.4";
+
+fn tail(bytes: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().rev().take(n).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// `<cache>/nisshi/<version>/bin/nisshi`, built the first time.
+pub fn ensure_nisshi(cache: &Path) -> Result<PathBuf, String> {
+    let root = cache.join("nisshi").join(NISSHI_VERSION);
+    let bin = root.join("bin").join("nisshi");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let install = format!(
+        "cargo install nisshi --version {NISSHI_VERSION} --locked --no-default-features \
+         --features postgres,dynostore --root {}",
+        root.display()
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    tracing::info!(
+        "building nisshi {NISSHI_VERSION} into {} (once; 12-18 minutes)",
+        root.display()
+    );
+    let started = std::time::Instant::now();
+    let out = Command::new(cargo)
+        .args(["install", "nisshi", "--version", NISSHI_VERSION, "--locked"])
+        .args([
+            "--no-default-features",
+            "--features",
+            "postgres,dynostore",
+            "--root",
+        ])
+        .arg(&root)
+        .env("CARGO_TARGET_DIR", cache.join("nisshi").join("target"))
+        .output()
+        .map_err(|e| format!("nisshi is built with `{install}`: {e}"))?;
+    if !out.status.success() || !bin.is_file() {
+        return Err(format!(
+            "building nisshi failed (`{install}`):\n{}",
+            tail(&out.stderr, 8)
+        ));
+    }
+    tracing::info!(secs = started.elapsed().as_secs(), "built nisshi");
+    Ok(bin)
+}
+
+/// The `bin` directory of PostgreSQL 16 from the `pgserver` wheel, fetched and unpacked the
+/// first time (needs python3 with pip).
+pub fn ensure_postgres(cache: &Path) -> Result<PathBuf, String> {
+    let root = cache.join("postgres").join("pgserver-0.1.4");
+    let bin = root.join("pgserver").join("pginstall").join("bin");
+    if bin.join("postgres").is_file() && bin.join("initdb").is_file() {
+        return Ok(bin);
+    }
+    let how = format!("python3 -m pip download --no-deps {PGSERVER_WHEEL}");
+    let dl = root.with_extension("download");
+    let _ = std::fs::remove_dir_all(&dl);
+    std::fs::create_dir_all(&dl).map_err(|e| format!("creating {}: {e}", dl.display()))?;
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            PGSERVER_WHEEL,
+            "-d",
+        ])
+        .arg(&dl)
+        .output()
+        .map_err(|e| {
+            format!("the storage role needs PostgreSQL 16 (`{how}`), or --pg-bin-dir DIR: {e}")
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "fetching PostgreSQL 16 failed (`{how}`; or give --pg-bin-dir DIR):\n{}",
+            tail(&out.stderr, 6)
+        ));
+    }
+    let wheel = std::fs::read_dir(&dl)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| format!("`{how}` left no wheel in {}", dl.display()))?;
+    let staged = root.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&staged);
+    let out = Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(&staged)
+        .output()
+        .map_err(|e| format!("unpacking {}: {e}", wheel.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "unpacking {}: {}",
+            wheel.display(),
+            tail(&out.stderr, 4)
+        ));
+    }
+    // Zip archives drop the exec bits; the files must be readable by the postgres user.
+    let fix = Command::new("sh")
+        .arg("-c")
+        .arg("chmod +x pgserver/pginstall/bin/* && chmod -R a+rX .")
+        .current_dir(&staged)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !fix.success() {
+        return Err(format!("chmod in {} failed", staged.display()));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::rename(&staged, &root).map_err(|e| format!("renaming {}: {e}", staged.display()))?;
+    let _ = std::fs::remove_dir_all(&dl);
+    Ok(bin)
+}
