@@ -615,6 +615,81 @@ fn runs_write_plots_timeline_and_perf_summary() {
 }
 
 #[test]
+fn bufstream_and_nisshi_inputs_are_checked_before_a_cluster_is_built() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("bufstream");
+    std::fs::write(&text, "not a program").unwrap();
+    let text = text.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["--db", "bufstream", "--bin", "bufstream-0.1.3-rc6"],
+            "--bin bufstream-0.1.3-rc6: No such file or directory",
+        ),
+        (
+            vec!["--db", "bufstream", "--bin", text],
+            "not executable (chmod +x it)",
+        ),
+        (
+            vec![
+                "--db",
+                "bufstream",
+                "--bin",
+                "/bin/sh",
+                "--minio-bin",
+                "/nonexistent/minio",
+            ],
+            "--minio-bin /nonexistent/minio",
+        ),
+        (
+            vec!["--db", "bufstream", "--bin", "/bin/sh", "--nodes", "n1,n2"],
+            "needs at least 3 nodes (etcd, storage, Bufstream), got 2",
+        ),
+        (
+            vec![
+                "--db",
+                "bufstream",
+                "--bin",
+                "/bin/sh",
+                "--nemesis",
+                "clock-bufstream",
+            ],
+            "Go programs (Bufstream, etcd, MinIO) ignore",
+        ),
+        (
+            vec![
+                "--db",
+                "bufstream",
+                "--bin",
+                "/bin/sh",
+                "--nemesis",
+                "kill-controller",
+            ],
+            "kill-coordination",
+        ),
+        (
+            vec!["--db", "nisshi", "--nodes", "n1"],
+            "needs at least 2 nodes (PostgreSQL, a broker), got 1",
+        ),
+        (
+            vec!["--db", "nisshi", "--pg-bin-dir", "/nonexistent"],
+            "--pg-bin-dir /nonexistent/postgres",
+        ),
+    ] {
+        let mut all = vec!["test", "--time-limit", "1"];
+        all.extend(args.iter().copied());
+        let o = rift(store.path(), &all);
+        assert_eq!(o.status.code(), Some(254), "{all:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{all:?}: {err}");
+        assert!(
+            !err.contains("local cluster of"),
+            "a cluster was built: {err}"
+        );
+    }
+}
+
+#[test]
 fn kafka_options_are_checked_before_a_cluster_is_built() {
     let store = tempfile::tempdir().unwrap();
     for (args, says) in [
