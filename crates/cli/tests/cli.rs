@@ -614,6 +614,18 @@ fn runs_write_plots_timeline_and_perf_summary() {
     assert!(run.join("rate.png").is_file());
 }
 
+/// `rift ARGS` exits 254 (bad arguments) saying `says`, before any cluster is built.
+fn assert_refused_before_a_cluster(store: &Path, all: &[&str], says: &str) {
+    let o = rift(store, all);
+    assert_eq!(o.status.code(), Some(254), "{all:?}: {}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(says), "{all:?}: {err}");
+    assert!(
+        !err.contains("local cluster of"),
+        "a cluster was built: {err}"
+    );
+}
+
 #[test]
 fn bufstream_and_nisshi_inputs_are_checked_before_a_cluster_is_built() {
     let store = tempfile::tempdir().unwrap();
@@ -678,14 +690,7 @@ fn bufstream_and_nisshi_inputs_are_checked_before_a_cluster_is_built() {
     ] {
         let mut all = vec!["test", "--time-limit", "1"];
         all.extend(args.iter().copied());
-        let o = rift(store.path(), &all);
-        assert_eq!(o.status.code(), Some(254), "{all:?}: {}", describe(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{all:?}: {err}");
-        assert!(
-            !err.contains("local cluster of"),
-            "a cluster was built: {err}"
-        );
+        assert_refused_before_a_cluster(store.path(), &all, says);
     }
 }
 
@@ -705,11 +710,7 @@ fn kafka_options_are_checked_before_a_cluster_is_built() {
     ] {
         let mut all = vec!["test", "--db", "kafka", "--time-limit", "1"];
         all.extend(args.iter().copied());
-        let o = rift(store.path(), &all);
-        assert_eq!(o.status.code(), Some(254), "{all:?}: {}", describe(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{all:?}: {err}");
-        assert!(!err.contains("local cluster of"), "a cluster was built: {err}");
+        assert_refused_before_a_cluster(store.path(), &all, says);
     }
     let o = rift(store.path(), &["test", "--db", "kafka", "--help"]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));

@@ -130,6 +130,21 @@ pub fn faketime_env_with(
     })
 }
 
+/// The wall-clock-only environment ([`FaketimeOptions::realtime_only`]) of every node of
+/// `cluster`, by node: what a suite gives daemons that clock faults must reach.
+pub fn realtime_envs(
+    cluster: &LocalCluster,
+) -> Result<std::collections::BTreeMap<String, Vec<(String, String)>>, ControlError> {
+    let opts = FaketimeOptions {
+        realtime_only: true,
+    };
+    cluster
+        .nodes()
+        .into_iter()
+        .map(|n| faketime_env_with(cluster, &n, opts).map(|e| (n, e)))
+        .collect()
+}
+
 /// The source of rift's wall-clock shim, `rift-realtime.so`: an `LD_PRELOAD` library that
 /// adds the offset in `$RIFT_FAKETIME_FILE` (the same file and format as libfaketime's, so
 /// [`set_offset`] drives both) to `CLOCK_REALTIME` reads only, re-reading the file every

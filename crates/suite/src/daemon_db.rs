@@ -98,6 +98,34 @@ impl Files {
     }
 }
 
+/// Packs `<parent>/<dir>` on `node` into the bzip2 tarball `tarball` (paths inside it start
+/// at `dir`), for the store; the error names the tarball's file and the node.
+pub async fn archive_dir(
+    remote: &dyn Remote,
+    node: &str,
+    parent: &str,
+    dir: &str,
+    tarball: &str,
+) -> Result<(), String> {
+    let script = format!(
+        "cd {} && [ -e {d} ] && tar cjf {} {d}",
+        shell_quote(parent),
+        shell_quote(tarball),
+        d = shell_quote(dir),
+    );
+    let name = Path::new(tarball)
+        .file_name()
+        .map_or_else(|| tarball.into(), |n| n.to_string_lossy());
+    match remote.exec(node, &Cmd::shell(script).allow_failure()).await {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "{name} on {node}: tar failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("{name} on {node}: {e}")),
+    }
+}
+
 /// A [`Daemon`] on its role's nodes.
 pub struct DaemonDb<D> {
     remote: Arc<dyn Remote>,
@@ -320,23 +348,9 @@ impl<D: Daemon> Db for DaemonDb<D> {
         let mut failures = Vec::new();
         if let Ok(f) = self.files(node) {
             for (dir, name) in self.daemon.archives() {
-                let script = format!(
-                    "cd {} && [ -e {d} ] && tar cjf {} {d}",
-                    shell_quote(&f.data),
-                    shell_quote(&f.in_logs(&name)),
-                    d = shell_quote(&dir),
-                );
-                match self
-                    .remote
-                    .exec(node, &Cmd::shell(script).allow_failure())
-                    .await
-                {
-                    Ok(o) if o.success() => {}
-                    Ok(o) => failures.push(format!(
-                        "{name} on {node}: tar failed: {}",
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    )),
-                    Err(e) => failures.push(format!("{name} on {node}: {e}")),
+                let tarball = f.in_logs(&name);
+                if let Err(e) = archive_dir(&*self.remote, node, &f.data, &dir, &tarball).await {
+                    failures.push(e);
                 }
             }
         }

@@ -166,50 +166,18 @@ impl Daemon for Store {
 /// (minutes; once per machine). Needs cargo; says the command otherwise.
 pub fn ensure_s3s_fs(cache: &Path) -> Result<PathBuf, String> {
     let root = cache.join("s3s-fs").join(S3S_FS_VERSION);
-    let bin = root.join("bin").join("s3s-fs");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    let target = cache.join("s3s-fs").join("target");
-    let install = format!(
+    let how = format!(
         "cargo install s3s-fs --version {S3S_FS_VERSION} --features binary --locked --root {}",
         root.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let started = std::time::Instant::now();
-    tracing::info!(
-        "building s3s-fs {S3S_FS_VERSION} into {} (once)",
-        root.display()
-    );
-    let out = std::process::Command::new(&cargo)
-        .args([
-            "install",
-            "s3s-fs",
-            "--version",
-            S3S_FS_VERSION,
-            "--features",
-            "binary",
-            "--locked",
-            "--root",
-        ])
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["install", "s3s-fs", "--version", S3S_FS_VERSION])
+        .args(["--features", "binary", "--locked", "--root"])
         .arg(&root)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .map_err(|e| format!("the storage role needs s3s-fs, built with `{install}`: {e}"))?;
-    if !out.status.success() || !bin.is_file() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(8).collect();
-        return Err(format!(
-            "building s3s-fs failed (`{install}`):\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ));
-    }
-    tracing::info!(
-        secs = started.elapsed().as_secs(),
-        "built s3s-fs into {}",
-        bin.display()
-    );
-    Ok(bin)
+        .env("CARGO_TARGET_DIR", cache.join("s3s-fs").join("target"));
+    rift_control::build_once(&root.join("bin").join("s3s-fs"), "s3s-fs", &how, build)
 }
 
 /// `<cache>/minio/<version>/bin/minio`, built there with `go install` the first time (about
@@ -222,7 +190,7 @@ pub fn ensure_minio(cache: &Path) -> Result<PathBuf, String> {
         return Ok(bin);
     }
     let module = format!("github.com/minio/minio@{MINIO_VERSION}");
-    let install = format!("GOBIN={} go install {module}", gobin.display());
+    let how = format!("GOBIN={} go install {module}", gobin.display());
     let go = ["go", "/usr/local/go/bin/go", "/usr/lib/go/bin/go"]
         .into_iter()
         .find(|g| {
@@ -234,32 +202,13 @@ pub fn ensure_minio(cache: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| {
             format!(
                 "the storage role needs MinIO: give --minio-bin FILE, or install Go (1.24 or \
-                 later) so that rift builds it once with `{install}`"
+                 later) so that rift builds it once with `{how}`"
             )
         })?;
-    let started = std::time::Instant::now();
-    tracing::info!(
-        "building MinIO {MINIO_VERSION} into {} (once; minutes)",
-        gobin.display()
-    );
-    let out = std::process::Command::new(go)
+    let mut build = std::process::Command::new(go);
+    build
         .args(["install", &module])
         .env("GOBIN", &gobin)
-        .env("GOTOOLCHAIN", "auto")
-        .output()
-        .map_err(|e| format!("running `{install}`: {e}"))?;
-    if !out.status.success() || !bin.is_file() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(8).collect();
-        return Err(format!(
-            "building MinIO failed (`{install}`):\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ));
-    }
-    tracing::info!(
-        secs = started.elapsed().as_secs(),
-        "built MinIO into {}",
-        bin.display()
-    );
-    Ok(bin)
+        .env("GOTOOLCHAIN", "auto");
+    rift_control::build_once(&bin, "MinIO", &how, build)
 }

@@ -12,10 +12,13 @@ use crate::store::{ensure_minio, ensure_s3s_fs, Store, StoreKind};
 use async_trait::async_trait;
 use clap::{ArgMatches, Args, FromArgMatches};
 use rift_checker::Checker;
-use rift_control::{shell_quote, Cmd, NodeDirs, Remote};
+use rift_control::{Cmd, NodeDirs, Remote};
 use rift_core::{Db, PlugResult, RiftError, Test, TestInfo};
-use rift_kafka_suite::queue::{checker_of_spec, queue_test, QueueArgs, QueueSystem};
+use rift_kafka_suite::queue::{
+    bootstrap_to_brokers, checker_of_spec, queue_test, QueueArgs, QueueSystem,
+};
 use rift_nemesis::Roles;
+use rift_suite::daemon_db::archive_dir;
 use rift_suite::DaemonDb;
 use rift_suite::{Common, Place, RoleDb, RolePart, Suite, SuiteError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -265,28 +268,14 @@ impl Db for Coordination {
             return failures;
         };
         let tarball = d.log_dir.join("data.tar.bz2").display().to_string();
-        let script = format!(
-            "cd {} && [ -e {sub} ] && tar cjf {} {sub}",
-            shell_quote(&d.data_dir.display().to_string()),
-            shell_quote(&tarball),
-            sub = rift_etcd::DATA_SUBDIR
-        );
-        match self
-            .remote
-            .exec(n, &Cmd::shell(script).allow_failure())
-            .await
-        {
-            Ok(o) if o.success() => {
-                failures.extend(
-                    rift_control::fetch_files(&*self.remote, n, &[PathBuf::from(tarball)], dest)
-                        .await,
-                );
+        let data = d.data_dir.display().to_string();
+        let remote = &*self.remote;
+        match archive_dir(remote, n, &data, rift_etcd::DATA_SUBDIR, &tarball).await {
+            Ok(()) => {
+                let files = [PathBuf::from(tarball)];
+                failures.extend(rift_control::fetch_files(remote, n, &files, dest).await);
             }
-            Ok(o) => failures.push(format!(
-                "data.tar.bz2 on {n}: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => failures.push(format!("data.tar.bz2 on {n}: {e}")),
+            Err(e) => failures.push(e),
         }
         failures
     }
@@ -306,15 +295,20 @@ pub struct Cluster {
     pub s3: crate::s3::S3,
 }
 
+/// One node per dependency and at least one Bufstream node.
+fn check_nodes(n: usize) -> Result<(), SuiteError> {
+    if n < 3 {
+        return Err(SuiteError::bad(format!(
+            "the Bufstream suite needs at least 3 nodes (etcd, storage, Bufstream), got {n}"
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the cluster's databases (nothing runs yet).
 pub fn cluster(a: &BufstreamArgs, place: &Place) -> Result<Cluster, SuiteError> {
     let nodes = place.nodes();
-    if nodes.len() < 3 {
-        return Err(SuiteError::bad(format!(
-            "the Bufstream suite needs at least 3 nodes (etcd, storage, Bufstream), got {}",
-            nodes.len()
-        )));
-    }
+    check_nodes(nodes.len())?;
     let roles = roles_of(&nodes);
     let dirs: BTreeMap<String, NodeDirs> = place
         .node_dirs()
@@ -437,19 +431,8 @@ pub fn cluster(a: &BufstreamArgs, place: &Place) -> Result<Cluster, SuiteError> 
         },
     ];
     let db = Arc::new(RoleDb::new(parts).map_err(SuiteError::failed)?);
-    let brokers = &roles[BUFSTREAM];
-    let bootstrap = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let b = if brokers.contains(n) {
-                n
-            } else {
-                &brokers[i % brokers.len()]
-            };
-            (n.clone(), format!("{}:{KAFKA_PORT}", dirs[b].address))
-        })
-        .collect();
+    let addresses = dirs.iter().map(|(n, d)| (n.clone(), d.address)).collect();
+    let bootstrap = bootstrap_to_brokers(&nodes, &roles[BUFSTREAM], &addresses, KAFKA_PORT);
     Ok(Cluster {
         db,
         bootstrap,
@@ -591,19 +574,19 @@ impl Suite for BufstreamSuite {
     }
 
     fn workloads(&self) -> &'static [&'static str] {
-        rift_kafka_suite::suite::WORKLOADS
+        rift_kafka_suite::queue::WORKLOADS
     }
 
     fn default_nemesis(&self) -> &'static str {
-        "partition,kill"
+        rift_kafka_suite::queue::DEFAULT_NEMESIS
     }
 
     fn default_concurrency(&self) -> &'static str {
-        "2n"
+        rift_kafka_suite::queue::DEFAULT_CONCURRENCY
     }
 
     fn default_rate_hz(&self) -> Option<f64> {
-        Some(10_000.0)
+        Some(rift_kafka_suite::queue::DEFAULT_RATE_HZ)
     }
 
     fn test_all_nemeses(&self, over_ssh: bool) -> Vec<String> {
@@ -627,12 +610,7 @@ impl Suite for BufstreamSuite {
         let a = BufstreamArgs::from_arg_matches(m)?;
         a.check()?;
         a.queue.check(&a.queue.resolve(m))?;
-        if common.nodes.len() < 3 {
-            return Err(SuiteError::bad(format!(
-                "the Bufstream suite needs at least 3 nodes (etcd, storage, Bufstream), got {}",
-                common.nodes.len()
-            )));
-        }
+        check_nodes(common.nodes.len())?;
         let roles = self.roles(&common.nodes);
         run_faults(&a, common, &roles, over_ssh).map(|_| ())
     }

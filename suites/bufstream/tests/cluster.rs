@@ -42,6 +42,14 @@ fn local(tag: char) -> (Arc<LocalCluster>, Scratch) {
     )
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn parse(args: &[&str]) -> (BufstreamArgs, clap::ArgMatches) {
     let cmd = BufstreamArgs::augment_args(clap::Command::new("rift"));
     let m = cmd
@@ -163,11 +171,7 @@ fn the_automation_runs_for_real_up_to_the_bufstream_binary() {
     assert_eq!(cl.bootstrap["n2"], format!("{}:9092", addr("n4")));
     assert_eq!(cl.bootstrap["n3"], format!("{}:9092", addr("n3")));
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let db = cl.db.clone();
         let mut set = tokio::task::JoinSet::new();
@@ -278,11 +282,7 @@ fn a_store_that_will_not_start_is_named_and_stops_the_brokers() {
     let (a, _m) = parse(&["--bin", &bufstream, "--minio-bin", &minio]);
     let cl = cluster(&a, &Place::Local(c.clone())).unwrap();
     let t = info(&c);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let (r1, r2, r3) = tokio::join!(
             cl.db.setup(&t, "n1"),

@@ -99,6 +99,15 @@ pub struct QueueArgs {
     pub partitions_per_topic: i32,
 }
 
+/// The workloads of every queue suite.
+pub const WORKLOADS: &[&str] = &["queue"];
+/// The seed's defaults, shared by every queue suite: faults, client threads, request rate.
+pub const DEFAULT_NEMESIS: &str = "partition,kill";
+/// See [`DEFAULT_NEMESIS`].
+pub const DEFAULT_CONCURRENCY: &str = "2n";
+/// See [`DEFAULT_NEMESIS`] (jepsen.bufstream's `--rate` default).
+pub const DEFAULT_RATE_HZ: f64 = 10_000.0;
+
 /// The client and generator settings after `--safe` and the explicit options are resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resolved {
@@ -402,6 +411,29 @@ pub struct QueueSystem {
     /// The fault names for the test name when they differ from the faults run (a suite that
     /// expands `kill` into its roles' kills names the run `kill`, as the seed does).
     pub named_faults: Option<BTreeSet<String>>,
+}
+
+/// The bootstrap address of every node for a system whose `brokers` are some of the `nodes`
+/// (Jepsen's `restrict-client`): a broker's clients go to itself, another node's to a broker
+/// chosen by the node's position, so clients spread over the brokers.
+pub fn bootstrap_to_brokers(
+    nodes: &[String],
+    brokers: &[String],
+    addresses: &BTreeMap<String, std::net::IpAddr>,
+    port: u16,
+) -> BTreeMap<String, String> {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let b = if brokers.contains(n) {
+                n
+            } else {
+                &brokers[i % brokers.len()]
+            };
+            (n.clone(), format!("{}:{port}", addresses[b]))
+        })
+        .collect()
 }
 
 /// One queue run on `place` against `sys`: the seed's phases (faults 5 s in, heal, final

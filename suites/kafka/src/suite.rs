@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The workloads of the Kafka suite.
-pub const WORKLOADS: &[&str] = &["queue"];
+pub use crate::queue::WORKLOADS;
 
 /// The fault sets `rift test-all --db kafka` runs: jepsen.bufstream's `all-nemeses`, with
 /// Kafka's roles in place of Bufstream's (its "just bufstream" set becomes the brokers and
@@ -103,15 +103,15 @@ impl Suite for KafkaSuite {
     }
 
     fn default_nemesis(&self) -> &'static str {
-        "partition,kill"
+        crate::queue::DEFAULT_NEMESIS
     }
 
     fn default_concurrency(&self) -> &'static str {
-        "2n"
+        crate::queue::DEFAULT_CONCURRENCY
     }
 
     fn default_rate_hz(&self) -> Option<f64> {
-        Some(10_000.0)
+        Some(crate::queue::DEFAULT_RATE_HZ)
     }
 
     fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
@@ -181,12 +181,7 @@ pub fn build_test(
         // The JVMs see their node's clock offset through rift's wall-clock shim: only
         // CLOCK_REALTIME moves, as when a real machine's clock is stepped (libfaketime
         // breaks a JVM's timed waits; see rift_control::clock::FaketimeOptions).
-        let opts = rift_control::clock::FaketimeOptions {
-            realtime_only: true,
-        };
-        for node in cluster.nodes() {
-            let env = rift_control::clock::faketime_env_with(cluster, &node, opts)
-                .map_err(SuiteError::bad)?;
+        for (node, env) in rift_control::clock::realtime_envs(cluster).map_err(SuiteError::bad)? {
             db = db.with_env(&node, env);
         }
     }

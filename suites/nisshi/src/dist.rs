@@ -23,25 +23,17 @@ fn tail(bytes: &[u8], n: usize) -> String {
     lines.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
-/// `<cache>/nisshi/<version>/bin/nisshi`, built the first time.
+/// `<cache>/nisshi/<version>/bin/nisshi`, built the first time (12 to 18 minutes).
 pub fn ensure_nisshi(cache: &Path) -> Result<PathBuf, String> {
     let root = cache.join("nisshi").join(NISSHI_VERSION);
-    let bin = root.join("bin").join("nisshi");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    let install = format!(
+    let how = format!(
         "cargo install nisshi --version {NISSHI_VERSION} --locked --no-default-features \
          --features postgres,dynostore --root {}",
         root.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    tracing::info!(
-        "building nisshi {NISSHI_VERSION} into {} (once; 12-18 minutes)",
-        root.display()
-    );
-    let started = std::time::Instant::now();
-    let out = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    build
         .args(["install", "nisshi", "--version", NISSHI_VERSION, "--locked"])
         .args([
             "--no-default-features",
@@ -50,17 +42,8 @@ pub fn ensure_nisshi(cache: &Path) -> Result<PathBuf, String> {
             "--root",
         ])
         .arg(&root)
-        .env("CARGO_TARGET_DIR", cache.join("nisshi").join("target"))
-        .output()
-        .map_err(|e| format!("nisshi is built with `{install}`: {e}"))?;
-    if !out.status.success() || !bin.is_file() {
-        return Err(format!(
-            "building nisshi failed (`{install}`):\n{}",
-            tail(&out.stderr, 8)
-        ));
-    }
-    tracing::info!(secs = started.elapsed().as_secs(), "built nisshi");
-    Ok(bin)
+        .env("CARGO_TARGET_DIR", cache.join("nisshi").join("target"));
+    rift_control::build_once(&root.join("bin").join("nisshi"), "nisshi", &how, build)
 }
 
 /// The `bin` directory of PostgreSQL 16 from the `pgserver` wheel, fetched and unpacked the

@@ -9,7 +9,9 @@ use crate::dist::{ensure_nisshi, ensure_postgres, NISSHI_VERSION};
 use clap::{ArgMatches, Args, FromArgMatches};
 use rift_checker::Checker;
 use rift_core::{Db, Test};
-use rift_kafka_suite::queue::{checker_of_spec, queue_test, QueueArgs, QueueSystem};
+use rift_kafka_suite::queue::{
+    bootstrap_to_brokers, checker_of_spec, queue_test, QueueArgs, QueueSystem,
+};
 use rift_nemesis::Roles;
 use rift_suite::{Common, DaemonDb, Place, RoleDb, RolePart, Suite, SuiteError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,17 +120,11 @@ pub fn build_test(
         .collect();
     // Both are C-library programs (PostgreSQL in C, nisshi in Rust): the wall-clock shim
     // reaches them, so clock faults move their CLOCK_REALTIME only.
-    let mut env = BTreeMap::new();
-    if rift_nemesis::fault_kinds(&faults, &roles).contains("clock") {
-        let opts = rift_control::clock::FaketimeOptions {
-            realtime_only: true,
-        };
-        for n in &nodes {
-            let e = rift_control::clock::faketime_env_with(cluster, n, opts)
-                .map_err(SuiteError::bad)?;
-            env.insert(n.clone(), e);
-        }
-    }
+    let env = if rift_nemesis::fault_kinds(&faults, &roles).contains("clock") {
+        rift_control::clock::realtime_envs(cluster).map_err(SuiteError::bad)?
+    } else {
+        BTreeMap::new()
+    };
     let of = |role: &str| -> Vec<(String, rift_control::NodeDirs)> {
         roles[role]
             .iter()
@@ -169,19 +165,8 @@ pub fn build_test(
         },
     ];
     let db = Arc::new(RoleDb::new(parts).map_err(SuiteError::failed)?);
-    let broker_nodes = &roles[BROKER];
-    let bootstrap = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let b = if broker_nodes.contains(n) {
-                n
-            } else {
-                &broker_nodes[i % broker_nodes.len()]
-            };
-            (n.clone(), format!("{}:{KAFKA_PORT}", dirs[b].address))
-        })
-        .collect();
+    let addresses = dirs.iter().map(|(n, d)| (n.clone(), d.address)).collect();
+    let bootstrap = bootstrap_to_brokers(&nodes, &roles[BROKER], &addresses, KAFKA_PORT);
     let mut spec = serde_json::Map::new();
     spec.insert("db".into(), "nisshi".into());
     spec.insert("nisshi-version".into(), NISSHI_VERSION.into());
@@ -217,19 +202,19 @@ impl Suite for NisshiSuite {
     }
 
     fn workloads(&self) -> &'static [&'static str] {
-        rift_kafka_suite::suite::WORKLOADS
+        rift_kafka_suite::queue::WORKLOADS
     }
 
     fn default_nemesis(&self) -> &'static str {
-        "partition,kill"
+        rift_kafka_suite::queue::DEFAULT_NEMESIS
     }
 
     fn default_concurrency(&self) -> &'static str {
-        "2n"
+        rift_kafka_suite::queue::DEFAULT_CONCURRENCY
     }
 
     fn default_rate_hz(&self) -> Option<f64> {
-        Some(10_000.0)
+        Some(rift_kafka_suite::queue::DEFAULT_RATE_HZ)
     }
 
     fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
