@@ -224,6 +224,9 @@ fn the_watchdog_restarts_crashes_but_not_nemesis_kills() {
             eventually(async || db.is_running(&test, "n2").await.unwrap()).await,
             "the watchdog never restarted n2"
         );
+        // n2 runs as soon as it is launched; the watchdog counts the restart once `start`
+        // has returned (it waits for the port), so wait for the count, then check it is one.
+        eventually(async || w.restarts().contains_key("n2")).await;
         assert_eq!(w.restarts().get("n2"), Some(&1));
         // A kill on purpose: suppressed, n3 stays down until released.
         w.suppress("n3");
