@@ -353,7 +353,13 @@ fn build(state: &ClusterState) -> Result<(), ControlError> {
         host.push(format!("link set {} master {br} up", n.veth));
     }
     ip_batch(None, &host)?;
-    let hosts = state.hosts_file();
+    let mut hosts = state.hosts_file();
+    // The nodes share this machine's host name (a network namespace keeps the UTS one):
+    // resolve it inside them as Debian's /etc/hosts does (127.0.1.1), or programs that look
+    // up their own host name (a JVM's InetAddress.getLocalHost: Flink, ZooKeeper) fail.
+    if let Some(name) = machine_host_name(&state.nodes) {
+        hosts.push_str(&format!("127.0.1.1\t{name}\n"));
+    }
     for n in &state.nodes {
         ip_batch(
             Some(&n.namespace),
@@ -492,11 +498,42 @@ fn remove_cgroups(base: &Path, removed: &mut Vec<String>, failures: &mut Vec<Str
             ));
             continue;
         }
-        match std::fs::remove_dir(dir) {
+        // A killed process leaves cgroup.procs before the kernel has finished with it (a big
+        // JVM takes a while): until `populated 0`, rmdir says EBUSY.
+        wait_until(KILL_WAIT_MS, || !cgroup_populated(dir));
+        let mut result = std::fs::remove_dir(dir);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(KILL_WAIT_MS);
+        while matches!(&result, Err(e) if e.raw_os_error() == Some(16))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            result = std::fs::remove_dir(dir);
+        }
+        match result {
             Ok(()) => removed.push(format!("cgroup {}", dir.display())),
             Err(e) => failures.push(format!("cgroup {}: {e}", dir.display())),
         }
     }
+}
+
+/// This machine's host name, unless it is empty, `localhost` or a node's name.
+fn machine_host_name(nodes: &[crate::config::NodeState]) -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    let taken = name.is_empty() || name == "localhost" || nodes.iter().any(|n| n.name == name);
+    (!taken
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+    .then(|| name.to_string())
+}
+
+/// Whether a cgroup (or a descendant) still has live processes (`populated 1` in
+/// `cgroup.events`); a cgroup without that file counts as empty.
+fn cgroup_populated(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("cgroup.events"))
+        .map(|t| t.lines().any(|l| l.trim() == "populated 1"))
+        .unwrap_or(false)
 }
 
 /// SIGKILLs every process in a cgroup: `cgroup.kill` when the kernel has it (5.14+), else
