@@ -86,9 +86,10 @@ pub struct TestArgs {
     /// Workload (default: the suite's first; `rift test --db NAME --help` lists them).
     #[arg(long, short = 'w')]
     pub workload: Option<String>,
-    /// Comma-separated node names.
-    #[arg(long, default_value = "n1,n2,n3,n4,n5", conflicts_with = "nodes_file")]
-    pub nodes: String,
+    /// Comma-separated node names (default: n1..n5, or as many as the suite needs: the Flink
+    /// suite's roles take n1..n7).
+    #[arg(long, conflicts_with = "nodes_file")]
+    pub nodes: Option<String>,
     /// A file with one node name per line (`#` comments allowed).
     #[arg(long)]
     pub nodes_file: Option<PathBuf>,
@@ -271,8 +272,8 @@ impl TestArgs {
         }
     }
 
-    /// The node names from --nodes or --nodes-file.
-    pub fn node_list(&self) -> Result<Vec<String>, BadArgs> {
+    /// The node names from --nodes or --nodes-file, else n1..n`default_count`.
+    pub fn node_list(&self, default_count: usize) -> Result<Vec<String>, BadArgs> {
         let nodes: Vec<String> = match &self.nodes_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -283,12 +284,14 @@ impl TestArgs {
                     .map(str::to_string)
                     .collect()
             }
-            None => self
-                .nodes
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            None => match &self.nodes {
+                Some(list) => list
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                None => (1..=default_count).map(|i| format!("n{i}")).collect(),
+            },
         };
         if nodes.is_empty() {
             return Err(bad(

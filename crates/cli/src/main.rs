@@ -111,7 +111,26 @@ fn cmd_test(
     if parsed_for.map(|s| s.name()) != Some(suite.name()) {
         return Err(args::bad(format!("--db {}: give --db once, as `--db NAME`", a.db)).into());
     }
-    let nodes = a.node_list()?;
+    let known = suite.workloads();
+    let workloads: Vec<String> = match (&a.workload, all) {
+        (Some(w), _) => vec![w.clone()],
+        (None, true) => known.iter().map(|s| s.to_string()).collect(),
+        (None, false) => known.iter().take(1).map(|s| s.to_string()).collect(),
+    };
+    if let Some(w) = workloads.iter().find(|w| !known.contains(&w.as_str())) {
+        return Err(args::bad(format!(
+            "--db {} serves the workloads {}; not {w:?}",
+            suite.name(),
+            known.join(", ")
+        ))
+        .into());
+    }
+    let default_nodes = workloads
+        .iter()
+        .map(|w| suite.default_node_count(w))
+        .max()
+        .unwrap_or(5);
+    let nodes = a.node_list(default_nodes)?;
     let concurrency = rift_core::parse_concurrency(
         a.concurrency
             .as_deref()
@@ -133,20 +152,6 @@ fn cmd_test(
             "--nemesis needs a real cluster: --db {} has no nodes to fault; try {}",
             suite.name(),
             real.join(" or ")
-        ))
-        .into());
-    }
-    let known = suite.workloads();
-    let workloads: Vec<String> = match (&a.workload, all) {
-        (Some(w), _) => vec![w.clone()],
-        (None, true) => known.iter().map(|s| s.to_string()).collect(),
-        (None, false) => known.iter().take(1).map(|s| s.to_string()).collect(),
-    };
-    if let Some(w) = workloads.iter().find(|w| !known.contains(&w.as_str())) {
-        return Err(args::bad(format!(
-            "--db {} serves the workloads {}; not {w:?}",
-            suite.name(),
-            known.join(", ")
         ))
         .into());
     }

@@ -12,6 +12,7 @@ pub static SUITES: &[&dyn Suite] = &[
     &rift_kafka_suite::KafkaSuite,
     &rift_bufstream_suite::BufstreamSuite,
     &rift_nisshi_suite::NisshiSuite,
+    &rift_flink_suite::FlinkSuite,
 ];
 
 /// The suite of `--db` when it is not given.

@@ -107,8 +107,10 @@ pub async fn archive_dir(
     dir: &str,
     tarball: &str,
 ) -> Result<(), String> {
+    // tar exits 1 when a file changed while it read it (a daemon still writing): the
+    // tarball is there all the same, and is what the store keeps.
     let script = format!(
-        "cd {} && [ -e {d} ] && tar cjf {} {d}",
+        "cd {} && [ -e {d} ] && {{ tar cjf {} {d}; [ $? -le 1 ]; }}",
         shell_quote(parent),
         shell_quote(tarball),
         d = shell_quote(dir),

@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 
 pub mod daemon_db;
+pub mod http;
 mod mem;
 pub mod parse;
 mod place;
@@ -239,6 +240,12 @@ pub trait Suite: Send + Sync {
     /// `--rate` when not given; None: the common default (500 ops/s).
     fn default_rate_hz(&self) -> Option<f64> {
         None
+    }
+
+    /// How many nodes (`n1..nN`) a run of `workload` gets when `--nodes` and `--nodes-file`
+    /// are not given.
+    fn default_node_count(&self, _workload: &str) -> usize {
+        5
     }
 
     /// Whether runs need nodes (the local cluster or SSH machines). A suite that does not

@@ -7,8 +7,6 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// An S3 endpoint and its credentials.
 #[derive(Clone, Debug)]
@@ -25,33 +23,7 @@ pub struct S3 {
     pub timeout: Duration,
 }
 
-/// An S3 response: status code and body.
-#[derive(Clone, Debug)]
-pub struct Response {
-    /// HTTP status.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The body as text (lossy).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn ok(self, what: &str) -> Result<Response, String> {
-        if (200..300).contains(&self.status) {
-            Ok(self)
-        } else {
-            Err(format!(
-                "{what}: HTTP {}: {}",
-                self.status,
-                self.text().chars().take(300).collect::<String>()
-            ))
-        }
-    }
-}
+pub use rift_suite::http::Response;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
@@ -170,7 +142,7 @@ impl S3 {
         ]
     }
 
-    /// One signed request.
+    /// Sends one signed request and reads its response, within the endpoint's timeout.
     pub async fn request(
         &self,
         method: &str,
@@ -178,25 +150,6 @@ impl S3 {
         query: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, String> {
-        tokio::time::timeout(self.timeout, self.request_inner(method, path, query, body))
-            .await
-            .map_err(|_| {
-                format!(
-                    "S3 {method} {path} at {}: no answer in {:?}",
-                    self.endpoint, self.timeout
-                )
-            })?
-    }
-
-    async fn request_inner(
-        &self,
-        method: &str,
-        path: &str,
-        query: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<Response, String> {
-        let at = |e: std::io::Error| format!("S3 {method} {path} at {}: {e}", self.endpoint);
-        let mut conn = TcpStream::connect(&self.endpoint).await.map_err(at)?;
         let mut target = uri_encode(path, true);
         if !query.is_empty() {
             target.push('?');
@@ -208,25 +161,17 @@ impl S3 {
                     .join("&"),
             );
         }
-        let mut head = format!("{method} {target} HTTP/1.1\r\n");
-        for (k, v) in self.sign(method, path, query, body, SystemTime::now()) {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str(&format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        ));
-        conn.write_all(head.as_bytes()).await.map_err(at)?;
-        conn.write_all(body).await.map_err(at)?;
-        let mut raw = Vec::new();
-        conn.read_to_end(&mut raw).await.map_err(at)?;
-        parse_response(&raw).ok_or_else(|| {
-            format!(
-                "S3 {method} {path} at {}: not an HTTP response: {:?}",
-                self.endpoint,
-                String::from_utf8_lossy(&raw[..raw.len().min(200)])
-            )
-        })
+        let headers = self.sign(method, path, query, body, SystemTime::now());
+        rift_suite::http::request(
+            &self.endpoint,
+            method,
+            &target,
+            &headers,
+            body,
+            self.timeout,
+        )
+        .await
+        .map_err(|e| format!("S3 {e}"))
     }
 
     /// Creates `bucket`; one that exists already is fine (on these one-tenant servers it is
@@ -288,38 +233,6 @@ impl S3 {
     }
 }
 
-/// Status and body of an HTTP/1.1 response (`Content-Length` or chunked or to the end).
-fn parse_response(raw: &[u8]) -> Option<Response> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let rest = &raw[end + 4..];
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let body = if chunked {
-        let mut out = Vec::new();
-        let mut at = rest;
-        loop {
-            let nl = at.windows(2).position(|w| w == b"\r\n")?;
-            let size_text = std::str::from_utf8(&at[..nl]).ok()?;
-            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-            at = &at[nl + 2..];
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(at.get(..size)?);
-            at = at.get(size + 2..)?;
-        }
-        out
-    } else {
-        rest.to_vec()
-    };
-    Some(Response { status, body })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,17 +277,9 @@ mod tests {
     }
 
     #[test]
-    fn encoding_and_responses() {
+    fn encoding() {
         assert_eq!(uri_encode("a b/c~d", true), "a%20b/c~d");
         assert_eq!(uri_encode("a/b", false), "a%2Fb");
         assert_eq!(amz_dates(UNIX_EPOCH).1, "19700101");
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi").unwrap();
-        assert_eq!((r.status, r.text().as_str()), (200, "hi"));
-        let r = parse_response(
-            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((r.status, r.text().as_str()), (404, "abcde"));
-        assert!(parse_response(b"garbage").is_none());
     }
 }

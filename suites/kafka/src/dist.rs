@@ -114,46 +114,62 @@ pub fn fetch_maven(version: &str) -> Result<Dist, KafkaError> {
     if home.join(".complete").is_file() {
         return Ok(dist);
     }
-    ensure_maven()?;
-    std::fs::create_dir_all(&root)
-        .map_err(|e| KafkaError::Install(format!("{}: {e}", root.display())))?;
-    let pom = root.join(format!("pom-{version}.xml"));
-    std::fs::write(&pom, POM.replace("@KAFKA_VERSION@", version))
-        .map_err(|e| KafkaError::Install(format!("{}: {e}", pom.display())))?;
-    // One fetch at a time; the winner's result is what the others find afterwards.
-    let script = format!(
-        "set -e\nexec 9>{lock}\nflock -w 1800 9\n[ -f {home}/.complete ] && exit 0\n\
-         tmp=$(mktemp -d {root}/.fetch-XXXXXX)\ntrap 'rm -rf \"$tmp\"' EXIT\n\
-         mvn -q -B -f {pom} dependency:copy-dependencies \
-         -DincludeScope=runtime -DoutputDirectory=\"$tmp/libs\"\n\
-         ls \"$tmp/libs\"/kafka_2.13-*.jar >/dev/null\n\
-         rm -rf {home} && mkdir -p {home} && mv \"$tmp/libs\" {home}/libs && cp {pom} {home}/pom.xml\n\
-         touch {home}/.complete",
-        lock = q(&root.join(".lock")),
-        home = q(&home),
-        root = q(&root),
-        pom = q(&pom),
-    );
+    let pom = POM.replace("@KAFKA_VERSION@", version);
     let t = Instant::now();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .map_err(|e| KafkaError::Install(format!("running mvn: {e}")))?;
-    if !out.status.success() {
-        let mut tail = maven_reason(&output_tail(&out.stdout, 30, 4096));
-        tail.push_str(&maven_reason(&output_tail(&out.stderr, 10, 2048)));
-        return Err(KafkaError::Install(format!(
+    maven_libs(&root, &home, &pom, "kafka_2.13-*.jar").map_err(|tail| {
+        KafkaError::Install(format!(
             "fetching org.apache.kafka:kafka_2.13:{version} from Maven Central failed \
              (is the version published? is Maven Central reachable?):\n{tail}"
-        )));
-    }
+        ))
+    })?;
     eprintln!(
         "Kafka {version} jars ready in {:.1} s (cached in {})",
         t.elapsed().as_secs_f64(),
         home.display()
     );
     Ok(dist)
+}
+
+/// Fetches the runtime jars of the project `pom` (a `pom.xml`'s text) from Maven Central
+/// into `<home>/libs` with `mvn dependency:copy-dependencies`, once: `<home>/.complete` marks
+/// a finished fetch; one fetch at a time under `<root>/.lock` (the winner's result is what
+/// the others find); `marker` is a glob of a jar that must be among them. The error is why
+/// Maven failed (its own lines, see [`maven_reason`]).
+pub fn maven_libs(root: &Path, home: &Path, pom: &str, marker: &str) -> Result<(), String> {
+    if home.join(".complete").is_file() {
+        return Ok(());
+    }
+    ensure_maven().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let name = home
+        .file_name()
+        .map_or_else(|| "dist".into(), |n| n.to_string_lossy());
+    let pom_path = root.join(format!("pom-{name}.xml"));
+    std::fs::write(&pom_path, pom).map_err(|e| format!("{}: {e}", pom_path.display()))?;
+    let script = format!(
+        "set -e\nexec 9>{lock}\nflock -w 1800 9\n[ -f {home}/.complete ] && exit 0\n\
+         tmp=$(mktemp -d {root}/.fetch-XXXXXX)\ntrap 'rm -rf \"$tmp\"' EXIT\n\
+         mvn -q -B -f {pom} dependency:copy-dependencies \
+         -DincludeScope=runtime -DoutputDirectory=\"$tmp/libs\"\n\
+         ls \"$tmp/libs\"/{marker} >/dev/null\n\
+         rm -rf {home} && mkdir -p {home} && mv \"$tmp/libs\" {home}/libs && cp {pom} {home}/pom.xml\n\
+         touch {home}/.complete",
+        lock = q(&root.join(".lock")),
+        home = q(home),
+        root = q(root),
+        pom = q(&pom_path),
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("running mvn: {e}"))?;
+    if !out.status.success() {
+        let mut tail = maven_reason(&output_tail(&out.stdout, 30, 4096));
+        tail.push_str(&maven_reason(&output_tail(&out.stderr, 10, 2048)));
+        return Err(tail);
+    }
+    Ok(())
 }
 
 /// The lines of Maven's output that say why it failed: ANSI colour codes removed, Maven's
