@@ -78,8 +78,42 @@ fn fault(f: &str) -> Gen {
     gen::once(GenOp::invoke(f, Value::Nil))
 }
 
+/// `gen`'s ops, none before `at_ns` (since the test's start). Unlike a sleep, the wait holds
+/// no thread: rift's own fault packages share the nemesis thread with the seed's schedule.
+pub fn not_before(at_ns: i64, gen: Gen) -> Gen {
+    Box::new(NotBefore {
+        at_ns,
+        inner: Arc::from(gen),
+    })
+}
+
+struct NotBefore {
+    at_ns: i64,
+    inner: Arc<dyn Generator>,
+}
+
+impl Generator for NotBefore {
+    fn op(&self, ctx: &Context) -> Poll {
+        match self.inner.op(ctx) {
+            Poll::Op(mut op, next) => {
+                let t = op.time_or(ctx.time_ns()).max(self.at_ns);
+                op.time_ns = Some(t);
+                let next = next.map(|g| not_before(self.at_ns, g));
+                Poll::Op(op, next)
+            }
+            other => other,
+        }
+    }
+
+    fn update(&self, ctx: &Context, event: &Op) -> Option<Gen> {
+        let g = self.inner.update(ctx, event)?;
+        Some(not_before(self.at_ns, g))
+    }
+}
+
 /// The seed's nemesis generator `name` for a run of `time_limit`, and how long it runs
-/// (after which the stop rule starts watching the jobs).
+/// (after which the stop rule starts watching the jobs). The seed's sleeps are waits until a
+/// time ([`not_before`]), so that they hold no thread.
 pub fn nemesis_gen(name: &str, time_limit: Duration) -> Result<(Gen, Duration), String> {
     let t = time_limit.as_nanos() as i64;
     let every_3s = |f: &str| gen::time_limit(t, gen::stagger(secs(3), gen::repeat(fault(f))));
@@ -88,39 +122,41 @@ pub fn nemesis_gen(name: &str, time_limit: Duration) -> Result<(Gen, Duration), 
             (every_3s(name), time_limit)
         }
         "kill-task-managers-bursts" => {
-            let mut burst: Vec<Gen> = (0..20).map(|_| fault("kill-task-managers")).collect();
-            burst.push(gen::sleep(secs(300)));
-            (
-                gen::time_limit(t, gen::cycle(gen::concat(burst))),
-                time_limit,
-            )
+            // 20 kills in a row every 300 s.
+            let bursts = (0..=t / secs(300))
+                .map(|k| {
+                    let burst = (0..20).map(|_| fault("kill-task-managers")).collect();
+                    not_before(k * secs(300), gen::concat(burst))
+                })
+                .collect();
+            (gen::time_limit(t, gen::concat(bursts)), time_limit)
         }
         "kill-job-managers" => {
             let grace = Duration::from_secs(JOB_SUBMIT_GRACE_S);
             (
                 gen::time_limit(
                     t + secs(JOB_SUBMIT_GRACE_S),
-                    gen::concat(vec![
-                        gen::sleep(secs(JOB_SUBMIT_GRACE_S)),
+                    not_before(
+                        secs(JOB_SUBMIT_GRACE_S),
                         gen::repeat(fault("kill-job-manager")),
-                    ]),
+                    ),
                 ),
                 time_limit + grace,
             )
         }
-        "fail-name-node-during-recovery" => (
-            gen::concat(vec![
-                gen::sleep(secs(JOB_SUBMIT_GRACE_S)),
-                fault("partition-start"),
-                fault("fail-name-node-start"),
-                gen::sleep(secs(20)),
-                fault("partition-stop"),
-                gen::sleep(secs(60)),
-                fault("fail-name-node-stop"),
-            ]),
-            Duration::from_secs(JOB_SUBMIT_GRACE_S + 80),
-        ),
-        "utopia" => (gen::sleep(secs(60)), Duration::from_secs(60)),
+        "fail-name-node-during-recovery" => {
+            let g = secs(JOB_SUBMIT_GRACE_S);
+            (
+                gen::concat(vec![
+                    not_before(g, fault("partition-start")),
+                    not_before(g, fault("fail-name-node-start")),
+                    not_before(g + secs(20), fault("partition-stop")),
+                    not_before(g + secs(80), fault("fail-name-node-stop")),
+                ]),
+                Duration::from_secs(JOB_SUBMIT_GRACE_S + 80),
+            )
+        }
+        "utopia" => (gen::nil(), Duration::from_secs(60)),
         other => {
             return Err(format!(
                 "--nemesis-gen {other:?}: expected one of {}",
@@ -266,6 +302,34 @@ mod tests {
         let t = cancel.time.unwrap();
         assert!((15_000_000_000..=20_000_000_000).contains(&t), "{t}");
         assert_eq!(f.iter().filter(|f| *f == "jobs-running?").count(), 7);
+    }
+
+    #[test]
+    fn the_seeds_waits_hold_no_thread() {
+        // Another generator on the nemesis thread runs during kill-job-managers' 60 s wait.
+        let (g, _) = nemesis_gen("kill-job-managers", Duration::from_secs(5)).unwrap();
+        let other = gen::time_limit(secs(30), gen::delay(secs(10), gen::repeat(fault("pause"))));
+        let cfg = SimConfig {
+            concurrency: 1,
+            nemesis: true,
+            seed: 1,
+            max_ops: 100,
+        };
+        let h = simulate(gen::nemesis(gen::any(vec![g, other])), cfg, |op, _| {
+            (OpType::Info, op.value.clone(), 1_000_000)
+        });
+        let pauses: Vec<i64> = h
+            .iter()
+            .filter(|o| o.f_name() == "pause" && o.ty == OpType::Invoke)
+            .map(|o| o.time.unwrap() / 1_000_000_000)
+            .collect();
+        assert_eq!(pauses, [0, 10, 20]);
+        let (g, d) = nemesis_gen("utopia", Duration::from_secs(5)).unwrap();
+        assert_eq!(d, Duration::from_secs(60));
+        let h = simulate(gen::nemesis(g), cfg, |op, _| {
+            (OpType::Info, op.value.clone(), 1)
+        });
+        assert!(h.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod checker;
 pub mod client;
 pub mod db;
 pub mod dist;
+pub mod eo;
 pub mod gen;
 pub mod nemesis;
 pub mod rest;

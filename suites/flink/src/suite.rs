@@ -30,8 +30,13 @@ pub const ZK_NODES: usize = 3;
 /// See [`ZK_NODES`].
 pub const JM_NODES: usize = 2;
 
-/// The workloads.
-pub const WORKLOADS: &[&str] = &["job-running"];
+/// The Kafka role (the exactly-once workload's source and sink).
+pub const KAFKA: &str = "kafka";
+/// Kafka brokers (combined KRaft controllers) of the exactly-once workload.
+pub const KAFKA_NODES: usize = 3;
+
+/// The workloads: the seed's job availability, and exactly-once through Kafka.
+pub const WORKLOADS: &[&str] = &["job-running", "exactly-once"];
 
 /// The deployment modes the seed knows, and what this suite does with each.
 pub const DEPLOYMENT_MODES: &[&str] = &[
@@ -85,6 +90,10 @@ pub struct FlinkArgs {
     /// Logs the watchdog's checks of each node (every check, not only restarts).
     #[arg(long)]
     pub debug_watchdog: bool,
+    /// The exactly-once workload's sink: exactly-once (Flink's transactional Kafka sink), or
+    /// at-least-once, a deliberate weakening that shows what replays do (duplicates).
+    #[arg(long, default_value = "exactly-once", value_parser = ["exactly-once", "at-least-once"])]
+    pub sink_guarantee: String,
     /// Nothing restarts the JobManagers and TaskManagers the seed's faults kill (the seed
     /// supervises them; rift's watchdog does by default): shows what the checker says of a
     /// cluster that really stays down.
@@ -155,9 +164,15 @@ impl FlinkArgs {
 }
 
 /// Roles in node order: ZooKeeper on the first three, JobManagers on the next two,
-/// TaskManagers on the rest.
-pub fn roles_of(nodes: &[String]) -> Roles {
+/// TaskManagers on the rest; with `kafka`, the last three run Kafka instead.
+pub fn roles_of(nodes: &[String], kafka: bool) -> Roles {
     let mut r = Roles::new();
+    let k = if kafka {
+        KAFKA_NODES.min(nodes.len())
+    } else {
+        0
+    };
+    let tm_end = nodes.len() - k;
     r.insert(
         ZOOKEEPER.into(),
         nodes.iter().take(ZK_NODES).cloned().collect(),
@@ -173,31 +188,70 @@ pub fn roles_of(nodes: &[String]) -> Roles {
     );
     r.insert(
         TASKMANAGER.into(),
-        nodes.iter().skip(ZK_NODES + JM_NODES).cloned().collect(),
+        nodes
+            .iter()
+            .take(tm_end)
+            .skip(ZK_NODES + JM_NODES)
+            .cloned()
+            .collect(),
     );
+    if kafka {
+        r.insert(KAFKA.into(), nodes[tm_end..].to_vec());
+    }
     r
 }
 
-fn check_nodes(n: usize) -> Result<(), SuiteError> {
-    let min = ZK_NODES + JM_NODES + 1;
+/// The nodes a workload needs: 3 ZooKeeper, 2 JobManagers, one TaskManager or more, and
+/// three Kafka nodes for exactly-once.
+pub fn min_nodes(workload: &str) -> usize {
+    ZK_NODES
+        + JM_NODES
+        + 1
+        + if workload == "exactly-once" {
+            KAFKA_NODES
+        } else {
+            0
+        }
+}
+
+fn check_nodes(workload: &str, n: usize) -> Result<(), SuiteError> {
+    let min = min_nodes(workload);
     if n < min {
+        let kafka = if workload == "exactly-once" {
+            ", 3 Kafka at the end"
+        } else {
+            ""
+        };
         return Err(SuiteError::bad(format!(
-            "the Flink suite needs at least {min} nodes (3 ZooKeeper, 2 JobManagers, TaskManagers \
-             on the rest), got {n}: give --nodes n1,...,n7"
+            "the Flink suite's {workload} workload needs at least {min} nodes (3 ZooKeeper, 2 \
+             JobManagers, TaskManagers on the rest{kafka}), got {n}: give --nodes n1,...,n{}",
+            min + 1
         )));
     }
     Ok(())
 }
 
 /// The name of a run: `flink-<mode>-<nemesis-gen>[+rift faults]`.
-pub fn test_name(a: &FlinkArgs, faults: &std::collections::BTreeSet<String>) -> String {
-    let mut name = format!("flink-{}-{}", a.deployment_mode, a.nemesis_gen);
+pub fn test_name(
+    a: &FlinkArgs,
+    workload: &str,
+    faults: &std::collections::BTreeSet<String>,
+) -> String {
+    let mut name = format!("flink-{}-", a.deployment_mode);
+    if workload == "exactly-once" {
+        name.push_str("exactly-once-");
+    }
+    name.push_str(&a.nemesis_gen);
     if !faults.is_empty() {
         name.push('-');
         name.push_str(&rift_suite::nemesis_name(faults));
     }
     if a.no_supervision {
         name.push_str("-unsupervised");
+    }
+    if workload == "exactly-once" && a.sink_guarantee != "exactly-once" {
+        name.push('-');
+        name.push_str(&a.sink_guarantee);
     }
     if a.client_gen != "poll-job-running" {
         name.push('-');
@@ -206,16 +260,31 @@ pub fn test_name(a: &FlinkArgs, faults: &std::collections::BTreeSet<String>) -> 
     name
 }
 
-/// The jobs to submit: the spec's, or rift's stateful job.
+/// The jobs to submit: the spec's, or rift's stateful job; for exactly-once, rift's Kafka job
+/// reading from and writing to the brokers at `kafka`.
 fn jobs(
-    a: &FlinkArgs,
     spec: &crate::spec::TestSpec,
     flink: &dist::FlinkDist,
+    kafka: Option<&str>,
+    guarantee: &str,
 ) -> Result<Vec<JobSpec>, SuiteError> {
+    if let Some(bootstrap) = kafka {
+        if !spec.jobs.is_empty() {
+            return Err(SuiteError::bad(
+                "--workload exactly-once runs rift's Kafka job; a --test-spec with :jobs is for \
+                 --workload job-running",
+            ));
+        }
+        let jar = dist::ensure_jobs(flink).map_err(SuiteError::failed)?;
+        return Ok(vec![JobSpec {
+            jar,
+            args: crate::eo::job_args(bootstrap, guarantee),
+            main_class: Some(dist::KAFKA_JOB.into()),
+        }]);
+    }
     if !spec.jobs.is_empty() {
         return Ok(spec.jobs.clone());
     }
-    let _ = a;
     let jar = dist::ensure_jobs(flink).map_err(SuiteError::failed)?;
     Ok(vec![JobSpec {
         jar,
@@ -235,8 +304,9 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         ));
     };
     let nodes = place.nodes();
-    check_nodes(nodes.len())?;
-    let roles = roles_of(&nodes);
+    let eo = common.workload == "exactly-once";
+    check_nodes(&common.workload, nodes.len())?;
+    let roles = roles_of(&nodes, eo);
     let faults = common.faults(&roles)?;
     if rift_nemesis::fault_kinds(&faults, &roles).contains("file") {
         return Err(SuiteError::bad(
@@ -250,12 +320,19 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
     rift_kafka_suite::dist::ensure_java().map_err(|e| SuiteError::failed(e.to_string()))?;
     let flink = dist::ensure_flink(&a.source()).map_err(SuiteError::failed)?;
     let zk_libs = dist::ensure_zookeeper().map_err(SuiteError::failed)?;
-    let jobs = jobs(a, &spec, &flink)?;
     let dirs: BTreeMap<String, NodeDirs> = place
         .node_dirs()
         .map_err(SuiteError::failed)?
         .into_iter()
         .collect();
+    let brokers = eo.then(|| {
+        roles[KAFKA]
+            .iter()
+            .map(|n| format!("{}:{}", dirs[n].address, rift_kafka_suite::BROKER_PORT))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let jobs = jobs(&spec, &flink, brokers.as_deref(), &a.sink_guarantee)?;
     let of = |role: &str| -> Vec<(String, NodeDirs)> {
         roles[role]
             .iter()
@@ -316,12 +393,27 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
             shared: shared.clone(),
         },
     );
-    let role_db = RoleDb::new(vec![
+    let mut parts = vec![
         part(ZOOKEEPER, Arc::new(zk_db), 0),
         part(JOBMANAGER, Arc::new(jm_db), 1),
         part(TASKMANAGER, Arc::new(tm_db), 2),
-    ])
-    .map_err(SuiteError::failed)?;
+    ];
+    if eo {
+        let opts = rift_kafka_suite::KafkaDbOptions {
+            heap_mb: 256,
+            ..rift_kafka_suite::KafkaDbOptions::default()
+        };
+        let mut kafka =
+            rift_kafka_suite::KafkaDb::new(remote.clone(), of(KAFKA), opts, common.seed)
+                .map_err(SuiteError::bad)?;
+        for (node, env) in &shared.env {
+            if roles[KAFKA].contains(node) {
+                kafka = kafka.with_env(node, env.clone());
+            }
+        }
+        parts.push(part(KAFKA, Arc::new(kafka), 0));
+    }
+    let role_db = RoleDb::new(parts).map_err(SuiteError::failed)?;
     let db: Arc<dyn rift_core::Db> = Arc::new(FlinkDb {
         roles: Arc::new(role_db),
         shared_dir,
@@ -368,15 +460,38 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
             phase_len = phase_len.max(time_limit);
         }
     }
-    let clients = gen::clients(client_gen(&a.client_gen).map_err(SuiteError::bad)?);
+    let polls = client_gen(&a.client_gen).map_err(SuiteError::bad)?;
+    let clients = if eo {
+        // Thread 0 polls the job as the seed's client does; the others send for the time
+        // limit.
+        let sends = gen::time_limit(
+            time_limit.as_nanos() as i64,
+            match common.rate_hz > 0.0 {
+                true => gen::stagger((1e9 / common.rate_hz) as i64, crate::eo::send_gen()),
+                false => crate::eo::send_gen(),
+            },
+        );
+        gen::clients(gen::reserve(vec![(1, polls)], sends))
+    } else {
+        gen::clients(polls)
+    };
     let mut all = vec![clients];
     all.extend(nemesis_gens);
-    let generator = stop_when_healthy(
+    let mut generator = stop_when_healthy(
         gen::any(all),
         phase_len,
         a.job_running_healthy_threshold,
         a.job_recovery_grace_period as f64,
     );
+    if eo {
+        // The job commits its output at each checkpoint (1 s): give it a few, then read.
+        generator = gen::phases(vec![
+            generator,
+            gen::clients(gen::sleep(10_000_000_000)),
+            gen::clients(crate::eo::read_gen()),
+        ]);
+    }
+    let concurrency = if eo { common.concurrency.max(5) } else { 1 };
     let mut local = place
         .nemesis(common.seed)
         .with_db(db.clone())
@@ -389,7 +504,23 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         .iter()
         .map(|n| format!("{}:{}", dirs[n].address, crate::db::REST_PORT))
         .collect();
-    let client = FlinkClient::new(endpoints, jobs.clone());
+    let flink_client = FlinkClient::new(endpoints, jobs.clone());
+    let client: Box<dyn rift_core::Client> = if eo {
+        let addresses = dirs.iter().map(|(n, d)| (n.clone(), d.address)).collect();
+        let bootstrap = rift_kafka_suite::queue::bootstrap_to_brokers(
+            &nodes,
+            &roles[KAFKA],
+            &addresses,
+            rift_kafka_suite::BROKER_PORT,
+        );
+        Box::new(crate::eo::EoClient::new(
+            flink_client,
+            bootstrap,
+            common.seed,
+        ))
+    } else {
+        Box::new(flink_client)
+    };
     let opts = ModelOptions {
         healthy_threshold: a.job_running_healthy_threshold,
         recovery_grace_s: a.job_recovery_grace_period as f64,
@@ -407,6 +538,7 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         "job-recovery-grace-period": a.job_recovery_grace_period,
         "ha-storage-dir": ha_dir,
         "supervision": !a.no_supervision,
+        "sink-guarantee": a.sink_guarantee,
         "jobs": jobs.iter().map(|j| serde_json::json!({
             "job-jar": j.jar.display().to_string(),
             "job-args": j.args,
@@ -419,14 +551,14 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
     run.op_timeout = run.op_timeout.max(Duration::from_secs(60));
     run.setup_timeout = run.setup_timeout.max(Duration::from_secs(300));
     Ok(Test {
-        name: test_name(a, &faults),
+        name: test_name(a, &common.workload, &faults),
         nodes,
-        concurrency: 1,
+        concurrency,
         db,
-        client: Box::new(client),
+        client,
         nemesis: Box::new(nemesis),
         generator,
-        checker: checker_of(opts),
+        checker: checker_of(opts, eo),
         seed: common.seed,
         opts: run,
         spec: spec_json,
@@ -435,11 +567,13 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
     })
 }
 
-fn checker_of(opts: ModelOptions) -> Box<dyn Checker> {
-    Box::new(rift_checker::Compose::new(vec![(
-        "job-running",
-        Box::new(JobRunningChecker { opts }) as Box<dyn Checker>,
-    )]))
+fn checker_of(opts: ModelOptions, exactly_once: bool) -> Box<dyn Checker> {
+    let mut v: Vec<(&str, Box<dyn Checker>)> =
+        vec![("job-running", Box::new(JobRunningChecker { opts }))];
+    if exactly_once {
+        v.push(("exactly-once", Box::new(crate::eo::EoChecker)));
+    }
+    Box::new(rift_checker::Compose::new(v))
 }
 
 /// The checker of a stored run.
@@ -452,7 +586,8 @@ pub fn checker_of_spec(spec: &serde_json::Value) -> Result<Box<dyn Checker>, Str
             .ok_or("the spec has no job-recovery-grace-period")? as f64,
         ..ModelOptions::default()
     };
-    Ok(checker_of(opts))
+    let eo = spec.get("workload").and_then(serde_json::Value::as_str) == Some("exactly-once");
+    Ok(checker_of(opts, eo))
 }
 
 /// The Flink suite.
@@ -475,8 +610,13 @@ impl Suite for FlinkSuite {
         "1"
     }
 
-    fn default_node_count(&self, _workload: &str) -> usize {
-        ZK_NODES + JM_NODES + 2
+    fn default_node_count(&self, workload: &str) -> usize {
+        min_nodes(workload) + 1
+    }
+
+    fn default_rate_hz(&self) -> Option<f64> {
+        // The exactly-once workload's sends, in all (the job-running polls are every 5 s).
+        Some(100.0)
     }
 
     fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
@@ -484,7 +624,9 @@ impl Suite for FlinkSuite {
     }
 
     fn roles(&self, nodes: &[String]) -> Roles {
-        roles_of(nodes)
+        // The CLI checks --nemesis against these before it knows the workload: with enough
+        // nodes for exactly-once, the Kafka role is there.
+        roles_of(nodes, nodes.len() >= min_nodes("exactly-once") + 1)
     }
 
     fn args(&self, cmd: clap::Command) -> clap::Command {
@@ -499,8 +641,8 @@ impl Suite for FlinkSuite {
     ) -> Result<(), SuiteError> {
         let a = FlinkArgs::from_arg_matches(m)?;
         a.check()?;
-        check_nodes(common.nodes.len())?;
-        let roles = roles_of(&common.nodes);
+        check_nodes(&common.workload, common.nodes.len())?;
+        let roles = roles_of(&common.nodes, common.workload == "exactly-once");
         common.faults(&roles)?;
         Ok(())
     }
@@ -573,15 +715,23 @@ mod tests {
     #[test]
     fn roles_follow_the_node_order() {
         let nodes: Vec<String> = (1..=7).map(|i| format!("n{i}")).collect();
-        let r = roles_of(&nodes);
+        let r = roles_of(&nodes, false);
         assert_eq!(r[ZOOKEEPER], ["n1", "n2", "n3"]);
         assert_eq!(r[JOBMANAGER], ["n4", "n5"]);
         assert_eq!(r[TASKMANAGER], ["n6", "n7"]);
-        assert!(check_nodes(5)
-            .unwrap_err()
-            .to_string()
-            .contains("at least 6 nodes"));
-        assert!(check_nodes(6).is_ok());
+        assert!(!r.contains_key(KAFKA));
+        let nodes: Vec<String> = (1..=10).map(|i| format!("n{i}")).collect();
+        let r = roles_of(&nodes, true);
+        assert_eq!(r[TASKMANAGER], ["n6", "n7"]);
+        assert_eq!(r[KAFKA], ["n8", "n9", "n10"]);
+        let e = check_nodes("job-running", 5).unwrap_err().to_string();
+        assert!(e.contains("at least 6 nodes"), "{e}");
+        assert!(check_nodes("job-running", 6).is_ok());
+        let e = check_nodes("exactly-once", 8).unwrap_err().to_string();
+        assert!(
+            e.contains("at least 9 nodes") && e.contains("3 Kafka"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -603,13 +753,13 @@ mod tests {
     fn test_names_and_stored_checkers() {
         let a = args(&["--nemesis-gen", "kill-job-managers"]).unwrap();
         assert_eq!(
-            test_name(&a, &Default::default()),
+            test_name(&a, "job-running", &Default::default()),
             "flink-standalone-session-kill-job-managers"
         );
         let f: std::collections::BTreeSet<String> = ["partition".to_string()].into();
         assert_eq!(
-            test_name(&a, &f),
-            "flink-standalone-session-kill-job-managers-partition"
+            test_name(&a, "exactly-once", &f),
+            "flink-standalone-session-exactly-once-kill-job-managers-partition"
         );
         let spec = serde_json::json!({"job-running-healthy-threshold": 5, "job-recovery-grace-period": 180});
         assert!(checker_of_spec(&spec).is_ok());

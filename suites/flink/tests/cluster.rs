@@ -33,9 +33,9 @@ fn prerequisites(test: &str) -> Option<MutexGuard<'static, ()>> {
     Some(lock)
 }
 
-fn local(tag: char) -> (Arc<LocalCluster>, Scratch) {
+fn local(tag: char, nodes: usize) -> (Arc<LocalCluster>, Scratch) {
     let prefix = format!("rf{}{tag}-", std::process::id() % 100_000);
-    let scratch = testkit::scratch(&prefix, 7).unwrap();
+    let scratch = testkit::scratch(&prefix, nodes).unwrap();
     (
         Arc::new(LocalCluster::up(&scratch.config).unwrap()),
         scratch,
@@ -50,8 +50,9 @@ fn args(extra: &[&str]) -> FlinkArgs {
     FlinkArgs::from_arg_matches(&m).unwrap()
 }
 
-fn common(c: &LocalCluster, secs: u64, store: &std::path::Path) -> Common {
-    let mut common = Common::new("job-running", c.nodes());
+fn common(c: &LocalCluster, workload: &str, secs: u64, store: &std::path::Path) -> Common {
+    let mut common = Common::new(workload, c.nodes());
+    common.rate_hz = 100.0;
     common.concurrency = 1;
     common.seed = 7;
     common.time_limit = Duration::from_secs(secs);
@@ -63,6 +64,8 @@ fn common(c: &LocalCluster, secs: u64, store: &std::path::Path) -> Common {
 struct Run {
     valid: Validity,
     anomalies: Vec<String>,
+    /// The exactly-once checker's result (null for job-running).
+    eo: serde_json::Value,
     history: Vec<rift_history::Op>,
     /// Resident memory of every process of the cluster, sampled during the run (max), MiB.
     peak_rss_mib: u64,
@@ -86,15 +89,18 @@ fn cluster_rss_mib(c: &LocalCluster) -> u64 {
 }
 
 fn run(tag: char, extra: &[&str], secs: u64) -> Run {
-    let (c, _scratch) = local(tag);
+    run_workload(tag, "job-running", extra, "none", secs)
+}
+
+fn run_workload(tag: char, workload: &str, extra: &[&str], nemesis: &str, secs: u64) -> Run {
+    let nodes = rift_flink_suite::suite::min_nodes(workload) + 1;
+    let (c, _scratch) = local(tag, nodes);
     let store = tempfile::tempdir().unwrap();
     let a = args(extra);
-    let test = build_test(
-        &a,
-        &common(&c, secs, store.path()),
-        &Place::Local(c.clone()),
-    )
-    .unwrap();
+    let mut common = common(&c, workload, secs, store.path());
+    common.nemesis = nemesis.to_string();
+    common.nemesis_interval_s = 15.0;
+    let test = build_test(&a, &common, &Place::Local(c.clone())).unwrap();
     println!("running {}", test.name);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -135,9 +141,18 @@ fn run(tag: char, extra: &[&str], secs: u64) -> Run {
                 .collect()
         })
         .unwrap_or_default();
+    if workload == "exactly-once" {
+        println!("exactly-once: {}", out.result.details["exactly-once"]);
+    }
     Run {
         valid: out.result.valid,
         anomalies,
+        eo: out
+            .result
+            .details
+            .get("exactly-once")
+            .cloned()
+            .unwrap_or_default(),
         history,
         peak_rss_mib: peak.load(std::sync::atomic::Ordering::Relaxed),
         _store: store,
@@ -261,7 +276,7 @@ fn a_job_that_fails_to_submit_shows_flinks_answer_and_leaves_nothing_running() {
         ),
     )
     .unwrap();
-    let (c, _scratch) = local('b');
+    let (c, _scratch) = local('b', 7);
     let store = tempfile::tempdir().unwrap();
     let a = args(&[
         "--test-spec",
@@ -269,7 +284,8 @@ fn a_job_that_fails_to_submit_shows_flinks_answer_and_leaves_nothing_running() {
         "--nemesis-gen",
         "utopia",
     ]);
-    let test = build_test(&a, &common(&c, 10, store.path()), &Place::Local(c.clone())).unwrap();
+    let common = common(&c, "job-running", 10, store.path());
+    let test = build_test(&a, &common, &Place::Local(c.clone())).unwrap();
     let Err(e) = rift_core::run(test) else {
         panic!("the run must fail");
     };
@@ -282,4 +298,74 @@ fn a_job_that_fails_to_submit_shows_flinks_answer_and_leaves_nothing_running() {
             "{n} still runs processes"
         );
     }
+}
+
+/// Whether a poll found the job running and a later one found it down: the faults reached a
+/// job that was running.
+fn went_down_while_running(h: &[rift_history::Op]) -> bool {
+    let mut up = false;
+    for o in h
+        .iter()
+        .filter(|o| o.is_client() && o.f_name() == "jobs-running?" && o.is_ok())
+    {
+        let running = rift_flink_suite::gen::all_running(o);
+        if up && !running {
+            return true;
+        }
+        up |= running;
+    }
+    false
+}
+
+#[test]
+fn exactly_once_under_kills_and_partitions_every_acknowledged_value_once_in_order() {
+    let Some(_l) = prerequisites("exactly-once under kills and partitions") else {
+        return;
+    };
+    let r = run_workload(
+        'e',
+        "exactly-once",
+        &["--nemesis-gen", "utopia"],
+        "kill-taskmanager,kill-jobmanager,partition",
+        60,
+    );
+    assert_eq!(r.valid, Validity::True, "{}", r.eo);
+    assert!(nemesis_ops(&r.history, "kill") >= 1);
+    assert!(
+        went_down_while_running(&r.history),
+        "the faults never took the running job down"
+    );
+    let acked = r.eo["acknowledged-count"].as_u64().unwrap();
+    assert!(acked > 1000, "{acked} sends acknowledged");
+    assert!(r.eo["read-count"].as_u64().unwrap() >= acked);
+}
+
+#[test]
+fn an_at_least_once_sink_under_task_manager_kills_shows_duplicates() {
+    let Some(_l) = prerequisites("at-least-once sink") else {
+        return;
+    };
+    // The deliberate weakening: what a restored job replays is written again, and the checker
+    // must see it (the run that proves it is not quiet where there is something to find).
+    let r = run_workload(
+        'a',
+        "exactly-once",
+        &[
+            "--nemesis-gen",
+            "utopia",
+            "--sink-guarantee",
+            "at-least-once",
+        ],
+        "kill-taskmanager",
+        60,
+    );
+    assert_eq!(r.valid, Validity::False, "{}", r.eo);
+    assert!(went_down_while_running(&r.history));
+    let types: Vec<&str> = r.eo["anomaly-types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(types.contains(&"duplicate"), "{types:?}");
 }

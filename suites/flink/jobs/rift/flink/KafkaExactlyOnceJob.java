@@ -27,9 +27,15 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  *
  * Args: bootstrapServers inputTopic outputTopic groupId [checkpointMs=1000] [parallelism=2]
  *       [transactionalIdPrefix=rift-eo] [partitioning=same|hash] [txTimeoutMs=60000]
+ *       [guarantee=exactly-once|at-least-once]
  *
- * Output record: key = input key, value = "<input value>:<seq>" where seq = 1,2,... per key
- * (counted in keyed state, so it is exactly-once across failovers: a replayed input gets the same seq).
+ * guarantee=at-least-once is a deliberate weakening (the sink flushes at checkpoints but does
+ * not use transactions), so that a test can show replayed records as duplicates.
+ *
+ * Output record: key = input key, value = v * 2^20 + seq for an integer input value v (rift's
+ * clients send integers; its checker decodes both), else "<input value>:<seq>"; seq = 1,2,... per
+ * key, counted in keyed state, so it is exactly-once across failovers: a replayed input gets the
+ * same seq, and a lost or repeated state update shows as a gap or repeat of seq in the output.
  * partitioning=same: output partition = input partition (input and output topics need the same
  *   partition count); per-partition order of the input is preserved in the output.
  * partitioning=hash: partition = null, the producer's default partitioner murmur2-hashes the key
@@ -47,6 +53,8 @@ public class KafkaExactlyOnceJob {
         String prefix = args.length > 6 ? args[6] : "rift-eo";
         final boolean samePartition = !(args.length > 7 && args[7].equals("hash"));
         String txTimeout = args.length > 8 ? args[8] : "60000";
+        DeliveryGuarantee guarantee = args.length > 9 && args[9].equals("at-least-once")
+                ? DeliveryGuarantee.AT_LEAST_ONCE : DeliveryGuarantee.EXACTLY_ONCE;
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(parallelism);
@@ -66,7 +74,7 @@ public class KafkaExactlyOnceJob {
         final String outTopic = out;
         KafkaSink<Tuple3<String, String, Integer>> sink = KafkaSink.<Tuple3<String, String, Integer>>builder()
                 .setBootstrapServers(bootstrap)
-                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setDeliveryGuarantee(guarantee)
                 .setTransactionalIdPrefix(prefix)
                 .setProperty("transaction.timeout.ms", txTimeout) // must be <= broker transaction.max.timeout.ms (900000)
                 .setRecordSerializer(new Ser(outTopic, samePartition))
@@ -100,7 +108,13 @@ public class KafkaExactlyOnceJob {
                                              Collector<Tuple3<String, String, Integer>> out) throws Exception {
             long s = seq.value() == null ? 1 : seq.value() + 1;
             seq.update(s);
-            out.collect(Tuple3.of(t.f0, t.f1 + ":" + s, t.f2));
+            String v;
+            try {
+                v = Long.toString(Long.parseLong(t.f1) * 1048576L + s);
+            } catch (NumberFormatException e) {
+                v = t.f1 + ":" + s;
+            }
+            out.collect(Tuple3.of(t.f0, v, t.f2));
         }
     }
 
