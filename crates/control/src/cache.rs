@@ -58,9 +58,107 @@ pub fn build_once(
     Ok(bin.to_path_buf())
 }
 
+/// Fetches the PyPI wheel `spec` (`name==version`, no dependencies, binary only) with
+/// `python3 -m pip download` into `download` (emptied first) and unpacks it into `staged`
+/// (emptied first; a wheel is a zip archive, unpacked with Python's `zipfile`). The error
+/// names `spec` and pip's or zipfile's last lines.
+pub fn pip_wheel(
+    spec: &str,
+    download: &std::path::Path,
+    staged: &std::path::Path,
+) -> Result<(), String> {
+    let tail = |b: &[u8]| crate::output_tail(b, 6, 2048);
+    let _ = std::fs::remove_dir_all(download);
+    let _ = std::fs::remove_dir_all(staged);
+    std::fs::create_dir_all(download)
+        .map_err(|e| format!("creating {}: {e}", download.display()))?;
+    let out = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+        ])
+        .arg(download)
+        .arg(spec)
+        .output()
+        .map_err(|e| format!("`python3 -m pip download {spec}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`python3 -m pip download {spec}` failed:\n{}",
+            tail(&out.stderr)
+        ));
+    }
+    let wheel = std::fs::read_dir(download)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| format!("pip left no wheel of {spec} in {}", download.display()))?;
+    let out = std::process::Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(staged)
+        .output()
+        .map_err(|e| format!("unpacking {}: {e}", wheel.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "unpacking {}: {}",
+            wheel.display(),
+            tail(&out.stderr)
+        ));
+    }
+    let _ = std::fs::remove_dir_all(download);
+    Ok(())
+}
+
+/// A file name for rift's cache from the last part of a path or URL: anything but ASCII
+/// letters, digits, `.` and `-` becomes `_`.
+pub fn cache_key(path_or_url: &str) -> String {
+    let name = path_or_url.rsplit('/').next().unwrap_or(path_or_url);
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wheel_is_fetched_and_unpacked() {
+        let d = tempfile::tempdir().unwrap();
+        let (dl, staged) = (d.path().join("dl"), d.path().join("out"));
+        match pip_wheel("six==1.16.0", &dl, &staged) {
+            Ok(()) => {
+                assert!(staged.join("six.py").is_file());
+                assert!(!dl.exists(), "the download directory is removed");
+            }
+            // No pip or no PyPI here: the error says which command failed.
+            Err(e) => {
+                assert!(e.contains("pip download six==1.16.0"), "{e}");
+                println!("skipped: no wheel could be fetched here: {e}");
+            }
+        }
+        let e = pip_wheel("rift-no-such-wheel-zz==0.0.1", &dl, &staged).unwrap_err();
+        assert!(e.contains("rift-no-such-wheel-zz"), "{e}");
+    }
+
+    #[test]
+    fn cache_keys_are_plain_file_names() {
+        assert_eq!(
+            cache_key("https://x.org/a/flink-2.2.1-bin.tgz"),
+            "flink-2.2.1-bin.tgz"
+        );
+        assert_eq!(cache_key("/tmp/my kafka;1.tgz"), "my_kafka_1.tgz");
+    }
 
     #[test]
     fn build_once_builds_when_missing_and_reports_failures() {

@@ -92,7 +92,7 @@ mod ssh;
 mod sys;
 pub mod testkit;
 
-pub use cache::{build_once, cache_dir, CACHE_VAR};
+pub use cache::{build_once, cache_dir, cache_key, pip_wheel, CACHE_VAR};
 pub use config::{
     bridge_name, cgroup_dir_name, node_address, subnet_for_prefix, ClusterConfig, ClusterState,
     NodeState, Phase, Tracking, DEFAULT_PREFIX, DEFAULT_ROOT, STATE_FILE,

@@ -85,6 +85,31 @@ impl FlinkDist {
     }
 }
 
+/// Java 17 or later to run Flink, and a JDK (`javac`, `jar`) and `unzip` to build rift's jobs:
+/// installed with apt as root when missing, else an error that says what to install.
+pub fn ensure_jdk() -> Result<(), String> {
+    use rift_kafka_suite::dist::{apt_or_explain, ensure_java};
+    ensure_java().map_err(|e| e.to_string())?;
+    let runs = |p: &str, a: &str| {
+        Command::new(p)
+            .arg(a)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !runs("javac", "-version") || !runs("jar", "--version") {
+        apt_or_explain(
+            "a JDK (javac and jar, which build rift's Flink jobs)",
+            "default-jdk-headless",
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    if !runs("unzip", "-v") {
+        apt_or_explain("unzip (which packs rift's Flink jobs)", "unzip")
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// `<cache>/flink`.
 pub fn flink_cache() -> PathBuf {
     rift_control::cache_dir().join("flink")
@@ -152,37 +177,9 @@ fn ensure_pypi(version: &str) -> Result<FlinkDist, String> {
     let wheel = format!("apache-flink-libraries=={version}");
     let t = Instant::now();
     let dl = root.join(format!(".download-{version}"));
-    let _ = std::fs::remove_dir_all(&dl);
-    run(
-        Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "-d",
-            ])
-            .arg(&dl)
-            .arg(&wheel),
-        &format!(
-            "downloading Flink {version} (`python3 -m pip download {wheel}`; or give --tarball)"
-        ),
-    )?;
-    let file = std::fs::read_dir(&dl)
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| format!("pip left no wheel in {}", dl.display()))?;
     let staged = root.join(format!(".unpack-{version}"));
-    let _ = std::fs::remove_dir_all(&staged);
-    run(
-        Command::new("python3")
-            .args(["-m", "zipfile", "-e"])
-            .arg(&file)
-            .arg(&staged),
-        &format!("unpacking {}", file.display()),
-    )?;
+    rift_control::pip_wheel(&wheel, &dl, &staged)
+        .map_err(|e| format!("fetching Flink {version} from PyPI (or give --tarball): {e}"))?;
     let inner = staged.join("pyflink");
     if !inner
         .join("lib")
@@ -190,15 +187,13 @@ fn ensure_pypi(version: &str) -> Result<FlinkDist, String> {
         .is_file()
     {
         return Err(format!(
-            "the wheel {} has no pyflink/lib/flink-dist-{version}.jar",
-            file.display()
+            "the wheel {wheel} has no pyflink/lib/flink-dist-{version}.jar"
         ));
     }
     let _ = std::fs::remove_dir_all(&home);
     std::fs::rename(&inner, &home).map_err(|e| format!("{}: {e}", home.display()))?;
     std::fs::write(home.join(".complete"), b"").map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&staged);
-    let _ = std::fs::remove_dir_all(&dl);
     eprintln!(
         "Flink {version} ready in {:.1} s (from PyPI's {wheel}, cached in {})",
         t.elapsed().as_secs_f64(),
@@ -211,17 +206,7 @@ fn ensure_pypi(version: &str) -> Result<FlinkDist, String> {
 }
 
 fn ensure_tarball(tarball: &str) -> Result<FlinkDist, String> {
-    let name = tarball.rsplit('/').next().unwrap_or(tarball);
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = rift_control::cache_key(tarball);
     let root = flink_cache();
     let home_root = root.join(format!("tarball-{safe}"));
     let find_home = |dir: &Path| -> Option<PathBuf> {
@@ -490,6 +475,123 @@ pub fn ensure_jobs(dist: &FlinkDist) -> Result<PathBuf, String> {
         jar.display()
     );
     Ok(jar)
+}
+
+/// Hadoop's version for HDFS (3.4.2: its server jars and the tests jar that carries the
+/// NameNode's web resources resolve together on Maven Central; measured here).
+pub const HADOOP_VERSION: &str = "3.4.2";
+
+const HADOOP_SERVER_POM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- HDFS's NameNode and DataNode and their runtime jars, as rift's Flink suite fetches them.
+     The tests jar of hadoop-hdfs carries the webapps/ resources the NameNode and DataNode
+     need at start, which the main jar lacks. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.rift</groupId>
+  <artifactId>rift-hdfs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-common</artifactId><version>@V@</version></dependency>
+    <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs</artifactId><version>@V@</version></dependency>
+    <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs-client</artifactId><version>@V@</version></dependency>
+    <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs</artifactId><version>@V@</version><classifier>tests</classifier></dependency>
+  </dependencies>
+</project>
+"#;
+
+const HADOOP_CLIENT_POM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- Hadoop's shaded client, which Flink's hdfs:// file system needs on its class path. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.rift</groupId>
+  <artifactId>rift-hadoop-client</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-client-api</artifactId><version>@V@</version></dependency>
+    <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-client-runtime</artifactId><version>@V@</version></dependency>
+  </dependencies>
+</project>
+"#;
+
+/// Hadoop's jars for HDFS: the servers' class path and the client jars Flink needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HadoopDist {
+    /// The NameNode's and DataNode's class path (without the configuration directory): the
+    /// web resources' directory, then every server jar.
+    pub server_classpath: String,
+    /// The client jars, `:`-joined, for Flink's class path.
+    pub client_classpath: String,
+}
+
+fn jars_of(dir: &Path, skip: impl Fn(&str) -> bool) -> Result<Vec<String>, String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jar"))
+        .filter(|p| !skip(&p.file_name().unwrap_or_default().to_string_lossy()))
+        .map(|p| p.display().to_string())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Hadoop's jars from Maven Central (once): about 115 MB.
+pub fn ensure_hadoop() -> Result<HadoopDist, String> {
+    let root = flink_cache();
+    let t = Instant::now();
+    let server = root.join(format!("hadoop-{HADOOP_VERSION}-server"));
+    let client = root.join(format!("hadoop-{HADOOP_VERSION}-client"));
+    let fresh = !server.join(".complete").is_file() || !client.join(".complete").is_file();
+    let fail = |what: &str, e: String| {
+        format!("fetching Hadoop {HADOOP_VERSION}'s {what} jars from Maven Central failed:\n{e}")
+    };
+    maven_libs(
+        &root,
+        &server,
+        &HADOOP_SERVER_POM.replace("@V@", HADOOP_VERSION),
+        &format!("hadoop-hdfs-{HADOOP_VERSION}-tests.jar"),
+    )
+    .map_err(|e| fail("HDFS", e))?;
+    maven_libs(
+        &root,
+        &client,
+        &HADOOP_CLIENT_POM.replace("@V@", HADOOP_VERSION),
+        &format!("hadoop-client-runtime-{HADOOP_VERSION}.jar"),
+    )
+    .map_err(|e| fail("client", e))?;
+    let tests_jar = format!("hadoop-hdfs-{HADOOP_VERSION}-tests.jar");
+    let web = server.join("webroot");
+    if !web.join("webapps").join("hdfs").is_dir() {
+        let staged = server.join(format!(".webroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staged);
+        run(
+            Command::new("unzip")
+                .arg("-qo")
+                .arg(server.join("libs").join(&tests_jar))
+                .arg("webapps/*")
+                .arg("-d")
+                .arg(&staged),
+            "unpacking HDFS's web resources (unzip)",
+        )?;
+        let _ = std::fs::remove_dir_all(&web);
+        std::fs::rename(&staged, &web).map_err(|e| format!("{}: {e}", web.display()))?;
+    }
+    // The tests jar stays off the servers' class path: its classes are HDFS's tests.
+    let mut cp = vec![web.display().to_string()];
+    cp.extend(jars_of(&server.join("libs"), |n| n == tests_jar)?);
+    let client_jars = jars_of(&client.join("libs"), |_| false)?;
+    if fresh {
+        eprintln!(
+            "Hadoop {HADOOP_VERSION} (HDFS) jars ready in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(HadoopDist {
+        server_classpath: cp.join(":"),
+        client_classpath: client_jars.join(":"),
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod db;
 pub mod dist;
 pub mod eo;
 pub mod gen;
+pub mod hdfs;
 pub mod nemesis;
 pub mod rest;
 pub mod spec;

@@ -36,6 +36,15 @@ pub struct FlinkNemesis {
     /// The roles (`taskmanager`, `jobmanager`).
     pub roles: Roles,
     rng: rand_chacha::ChaCha8Rng,
+    /// The HDFS node and its db, for the NameNode faults, and the watchdog that must leave a
+    /// stopped NameNode down.
+    name_node: Option<NameNode>,
+}
+
+struct NameNode {
+    node: String,
+    db: Arc<crate::hdfs::HdfsDb>,
+    watchdog: Option<Arc<rift_core::Watchdog>>,
 }
 
 impl FlinkNemesis {
@@ -46,7 +55,20 @@ impl FlinkNemesis {
             db,
             roles,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0066_6c69_6e6b),
+            name_node: None,
         }
+    }
+
+    /// With HDFS on `node`: `fail-name-node-start` stops its NameNode (the watchdog leaves it
+    /// down) and `fail-name-node-stop` starts it again.
+    pub fn with_name_node(
+        mut self,
+        node: String,
+        db: Arc<crate::hdfs::HdfsDb>,
+        watchdog: Option<Arc<rift_core::Watchdog>>,
+    ) -> FlinkNemesis {
+        self.name_node = Some(NameNode { node, db, watchdog });
+        self
     }
 
     /// The nodes a seed kill targets.
@@ -117,10 +139,26 @@ impl Nemesis for FlinkNemesis {
                 let done = self.inner.invoke(test, &inner_op).await?;
                 Ok(op.complete(OpType::Info, done.value))
             }
-            "fail-name-node-start" | "fail-name-node-stop" => Err(RiftError::new(
-                "nemesis",
-                "this cluster runs no HDFS NameNode (see the README's Flink section)",
-            )),
+            "fail-name-node-start" | "fail-name-node-stop" => {
+                let Some(nn) = &self.name_node else {
+                    return Err(RiftError::new(
+                        "nemesis",
+                        "this cluster runs no HDFS NameNode (give --hdfs)",
+                    ));
+                };
+                if f == "fail-name-node-start" {
+                    if let Some(w) = &nn.watchdog {
+                        w.suppress(&nn.node);
+                    }
+                    nn.db.stop_name_node(test, &nn.node).await?;
+                } else {
+                    nn.db.start_name_node(test, &nn.node).await?;
+                    if let Some(w) = &nn.watchdog {
+                        w.release(&nn.node);
+                    }
+                }
+                Ok(op.complete(OpType::Info, Value::Vector(vec![Value::str(&nn.node)])))
+            }
             _ => self.inner.invoke(test, op).await,
         }
     }

@@ -30,10 +30,16 @@ pub const ZK_NODES: usize = 3;
 /// See [`ZK_NODES`].
 pub const JM_NODES: usize = 2;
 
+/// The HDFS role (a NameNode and a DataNode), with `--hdfs`.
+pub const HDFS: &str = "hdfs";
 /// The Kafka role (the exactly-once workload's source and sink).
 pub const KAFKA: &str = "kafka";
 /// Kafka brokers (combined KRaft controllers) of the exactly-once workload.
 pub const KAFKA_NODES: usize = 3;
+
+/// When rift's own `--nemesis` faults begin (the seed's schedules start at once, or after
+/// their own grace).
+pub const RIFT_FAULTS_AFTER: Duration = Duration::from_secs(20);
 
 /// The workloads: the seed's job availability, and exactly-once through Kafka.
 pub const WORKLOADS: &[&str] = &["job-running", "exactly-once"];
@@ -64,7 +70,7 @@ pub struct FlinkArgs {
     pub test_spec: Option<PathBuf>,
     /// Which faults, on the seed's schedule: kill-task-managers, kill-single-task-manager,
     /// kill-random-task-managers, kill-task-managers-bursts, kill-job-managers,
-    /// fail-name-node-during-recovery (needs HDFS: not run yet), utopia. rift's --nemesis
+    /// fail-name-node-during-recovery (needs --hdfs), utopia. rift's --nemesis
     /// faults run beside them.
     #[arg(long, default_value = "kill-task-managers")]
     pub nemesis_gen: String,
@@ -78,6 +84,11 @@ pub struct FlinkArgs {
     /// the seed's).
     #[arg(long, default_value_t = 180)]
     pub job_recovery_grace_period: u64,
+    /// Keep HA data and checkpoints on HDFS, as the seed does: a NameNode and a DataNode on
+    /// the node before the Kafka nodes (the last one without exactly-once), from Hadoop
+    /// 3.4.2's jars on Maven Central. `:hadoop` in a test spec's `:dbs` does the same.
+    #[arg(long)]
+    pub hdfs: bool,
     /// Where HA data and checkpoints go (a URI every JobManager and TaskManager reaches);
     /// default on the local cluster: a directory all nodes share, wiped per run.
     #[arg(long)]
@@ -129,10 +140,17 @@ impl FlinkArgs {
         if !NEMESIS_GENS.iter().any(|(n, _)| *n == self.nemesis_gen) {
             nemesis_gen(&self.nemesis_gen, Duration::ZERO).map_err(SuiteError::bad)?;
         }
-        if self.nemesis_gen == "fail-name-node-during-recovery" {
+        let hdfs = self.uses_hdfs()?;
+        if self.nemesis_gen == "fail-name-node-during-recovery" && !hdfs {
             return Err(SuiteError::bad(
-                "--nemesis-gen fail-name-node-during-recovery: this cluster runs no HDFS \
-                 NameNode (HA data lives in --ha-storage-dir), so there is none to stop",
+                "--nemesis-gen fail-name-node-during-recovery stops the HDFS NameNode: give \
+                 --hdfs (HA data and checkpoints on HDFS, as the seed keeps them)",
+            ));
+        }
+        if hdfs && self.ha_storage_dir.is_some() {
+            return Err(SuiteError::bad(
+                "--ha-storage-dir with --hdfs: HA data and checkpoints then live on the \
+                 cluster's HDFS; give one or the other",
             ));
         }
         if !CLIENT_GENS.contains(&self.client_gen.as_str()) {
@@ -155,6 +173,21 @@ impl FlinkArgs {
         Ok(())
     }
 
+    /// HDFS runs with `--hdfs` or `:hadoop` in the test spec's `:dbs` (as the seed's).
+    pub fn uses_hdfs(&self) -> Result<bool, SuiteError> {
+        if self.hdfs {
+            return Ok(true);
+        }
+        match &self.test_spec {
+            Some(p) => Ok(crate::spec::read(p)
+                .map_err(SuiteError::bad)?
+                .dbs
+                .iter()
+                .any(|d| d == "hadoop")),
+            None => Ok(false),
+        }
+    }
+
     fn source(&self) -> Source {
         match &self.tarball {
             Some(t) => Source::Tarball(t.clone()),
@@ -164,15 +197,20 @@ impl FlinkArgs {
 }
 
 /// Roles in node order: ZooKeeper on the first three, JobManagers on the next two,
-/// TaskManagers on the rest; with `kafka`, the last three run Kafka instead.
-pub fn roles_of(nodes: &[String], kafka: bool) -> Roles {
+/// TaskManagers on the rest; with `kafka`, the last three run Kafka instead, and with `hdfs`
+/// the node before them runs HDFS.
+pub fn roles_of(nodes: &[String], kafka: bool, hdfs: bool) -> Roles {
     let mut r = Roles::new();
     let k = if kafka {
         KAFKA_NODES.min(nodes.len())
     } else {
         0
     };
-    let tm_end = nodes.len() - k;
+    let mut tm_end = nodes.len() - k;
+    if hdfs && tm_end > ZK_NODES + JM_NODES {
+        tm_end -= 1;
+        r.insert(HDFS.into(), vec![nodes[tm_end].clone()]);
+    }
     r.insert(
         ZOOKEEPER.into(),
         nodes.iter().take(ZK_NODES).cloned().collect(),
@@ -214,8 +252,8 @@ pub fn min_nodes(workload: &str) -> usize {
         }
 }
 
-fn check_nodes(workload: &str, n: usize) -> Result<(), SuiteError> {
-    let min = min_nodes(workload);
+fn check_nodes(workload: &str, hdfs: bool, n: usize) -> Result<(), SuiteError> {
+    let min = min_nodes(workload) + usize::from(hdfs);
     if n < min {
         let kafka = if workload == "exactly-once" {
             ", 3 Kafka at the end"
@@ -224,7 +262,8 @@ fn check_nodes(workload: &str, n: usize) -> Result<(), SuiteError> {
         };
         return Err(SuiteError::bad(format!(
             "the Flink suite's {workload} workload needs at least {min} nodes (3 ZooKeeper, 2 \
-             JobManagers, TaskManagers on the rest{kafka}), got {n}: give --nodes n1,...,n{}",
+             JobManagers, TaskManagers on the rest{kafka}{}), got {n}: give --nodes n1,...,n{}",
+            if hdfs { ", one for HDFS" } else { "" },
             min + 1
         )));
     }
@@ -245,6 +284,9 @@ pub fn test_name(
     if !faults.is_empty() {
         name.push('-');
         name.push_str(&rift_suite::nemesis_name(faults));
+    }
+    if a.hdfs {
+        name.push_str("-hdfs");
     }
     if a.no_supervision {
         name.push_str("-unsupervised");
@@ -305,8 +347,9 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
     };
     let nodes = place.nodes();
     let eo = common.workload == "exactly-once";
-    check_nodes(&common.workload, nodes.len())?;
-    let roles = roles_of(&nodes, eo);
+    let hdfs = a.uses_hdfs()?;
+    check_nodes(&common.workload, hdfs, nodes.len())?;
+    let roles = roles_of(&nodes, eo, hdfs);
     let faults = common.faults(&roles)?;
     if rift_nemesis::fault_kinds(&faults, &roles).contains("file") {
         return Err(SuiteError::bad(
@@ -317,7 +360,7 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         Some(p) => crate::spec::read(p).map_err(SuiteError::bad)?,
         None => crate::spec::TestSpec::default(),
     };
-    rift_kafka_suite::dist::ensure_java().map_err(|e| SuiteError::failed(e.to_string()))?;
+    dist::ensure_jdk().map_err(SuiteError::failed)?;
     let flink = dist::ensure_flink(&a.source()).map_err(SuiteError::failed)?;
     let zk_libs = dist::ensure_zookeeper().map_err(SuiteError::failed)?;
     let dirs: BTreeMap<String, NodeDirs> = place
@@ -345,8 +388,19 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         .parent()
         .map(PathBuf::from)
         .ok_or_else(|| SuiteError::failed("the local cluster has no root directory"))?;
+    let hadoop = match hdfs {
+        true => Some(Arc::new(dist::ensure_hadoop().map_err(SuiteError::failed)?)),
+        false => None,
+    };
     let (ha_dir, shared_dir) = match &a.ha_storage_dir {
         Some(d) => (d.clone(), None),
+        None if hdfs => {
+            let nn = dirs[&roles[HDFS][0]].address;
+            (
+                format!("hdfs://{nn}:{}/flink", crate::hdfs::NAMENODE_PORT),
+                None,
+            )
+        }
         None => {
             let d = root.join("flink-shared");
             (format!("file://{}", d.display()), Some(d))
@@ -362,7 +416,15 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         BTreeMap::new()
     };
     let shared = Arc::new(Shared {
-        classpath: flink.classpath().map_err(SuiteError::failed)?,
+        classpath: {
+            let mut cp = flink.classpath().map_err(SuiteError::failed)?;
+            if let Some(h) = &hadoop {
+                // Flink's hdfs:// file system loads Hadoop's client from its class path.
+                cp.push(':');
+                cp.push_str(&h.client_classpath);
+            }
+            cp
+        },
         dist: flink.clone(),
         zk_libs,
         zk,
@@ -413,6 +475,17 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         }
         parts.push(part(KAFKA, Arc::new(kafka), 0));
     }
+    let hdfs_db = hadoop.as_ref().map(|h| {
+        Arc::new(crate::hdfs::HdfsDb::new(
+            remote.clone(),
+            of(HDFS),
+            h.clone(),
+            shared.env.clone(),
+        ))
+    });
+    if let Some(h) = &hdfs_db {
+        parts.push(part(HDFS, h.clone(), 0));
+    }
     let role_db = RoleDb::new(parts).map_err(SuiteError::failed)?;
     let db: Arc<dyn rift_core::Db> = Arc::new(FlinkDb {
         roles: Arc::new(role_db),
@@ -436,6 +509,8 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
             "kill-random-task-managers", "kill-job-manager"], "color": "#E9A4A0"},
         {"name": "partition", "start": ["partition-start"], "stop": ["partition-stop"],
             "color": "#C0D8F0"},
+        {"name": "namenode", "start": ["fail-name-node-start"], "stop": ["fail-name-node-stop"],
+            "color": "#D8C0F0"},
     ]);
     let mut phase_len = seed_len;
     if !faults.is_empty() {
@@ -446,9 +521,11 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         if let Some((phase, p)) =
             rift_nemesis::test_phase(packages, common.nemesis_rotate_ns(), common.recovery)
         {
+            // rift's faults start once the job can be running (its TaskManagers register
+            // and it deploys within ~20 s of submission), so that they hit a running job.
             let mut g = vec![gen::time_limit(
                 time_limit.as_nanos() as i64,
-                phase.generator,
+                crate::gen::not_before(RIFT_FAULTS_AFTER.as_nanos() as i64, phase.generator),
             )];
             if let Some(heal) = phase.final_generator {
                 g.push(gen::nemesis(heal));
@@ -499,7 +576,10 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
     if let Some(w) = &watchdog {
         local = local.with_watchdog(w.clone());
     }
-    let nemesis = FlinkNemesis::new(Box::new(local), db.clone(), roles.clone(), common.seed);
+    let mut nemesis = FlinkNemesis::new(Box::new(local), db.clone(), roles.clone(), common.seed);
+    if let Some(h) = hdfs_db {
+        nemesis = nemesis.with_name_node(roles[HDFS][0].clone(), h, watchdog.clone());
+    }
     let endpoints: Vec<String> = roles[JOBMANAGER]
         .iter()
         .map(|n| format!("{}:{}", dirs[n].address, crate::db::REST_PORT))
@@ -538,6 +618,7 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
         "job-recovery-grace-period": a.job_recovery_grace_period,
         "ha-storage-dir": ha_dir,
         "supervision": !a.no_supervision,
+        "hdfs": hdfs,
         "sink-guarantee": a.sink_guarantee,
         "jobs": jobs.iter().map(|j| serde_json::json!({
             "job-jar": j.jar.display().to_string(),
@@ -626,7 +707,7 @@ impl Suite for FlinkSuite {
     fn roles(&self, nodes: &[String]) -> Roles {
         // The CLI checks --nemesis against these before it knows the workload: with enough
         // nodes for exactly-once, the Kafka role is there.
-        roles_of(nodes, nodes.len() >= min_nodes("exactly-once") + 1)
+        roles_of(nodes, nodes.len() > min_nodes("exactly-once"), true)
     }
 
     fn args(&self, cmd: clap::Command) -> clap::Command {
@@ -641,8 +722,9 @@ impl Suite for FlinkSuite {
     ) -> Result<(), SuiteError> {
         let a = FlinkArgs::from_arg_matches(m)?;
         a.check()?;
-        check_nodes(&common.workload, common.nodes.len())?;
-        let roles = roles_of(&common.nodes, common.workload == "exactly-once");
+        let hdfs = a.uses_hdfs()?;
+        check_nodes(&common.workload, hdfs, common.nodes.len())?;
+        let roles = roles_of(&common.nodes, common.workload == "exactly-once", hdfs);
         common.faults(&roles)?;
         Ok(())
     }
@@ -715,19 +797,28 @@ mod tests {
     #[test]
     fn roles_follow_the_node_order() {
         let nodes: Vec<String> = (1..=7).map(|i| format!("n{i}")).collect();
-        let r = roles_of(&nodes, false);
+        let r = roles_of(&nodes, false, false);
         assert_eq!(r[ZOOKEEPER], ["n1", "n2", "n3"]);
         assert_eq!(r[JOBMANAGER], ["n4", "n5"]);
         assert_eq!(r[TASKMANAGER], ["n6", "n7"]);
         assert!(!r.contains_key(KAFKA));
         let nodes: Vec<String> = (1..=10).map(|i| format!("n{i}")).collect();
-        let r = roles_of(&nodes, true);
+        let r = roles_of(&nodes, true, false);
         assert_eq!(r[TASKMANAGER], ["n6", "n7"]);
         assert_eq!(r[KAFKA], ["n8", "n9", "n10"]);
-        let e = check_nodes("job-running", 5).unwrap_err().to_string();
+        let r = roles_of(&nodes, true, true);
+        assert_eq!(r[TASKMANAGER], ["n6"]);
+        assert_eq!(r[HDFS], ["n7"]);
+        let e = check_nodes("job-running", false, 5)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least 6 nodes"), "{e}");
-        assert!(check_nodes("job-running", 6).is_ok());
-        let e = check_nodes("exactly-once", 8).unwrap_err().to_string();
+        assert!(check_nodes("job-running", false, 6).is_ok());
+        let e = check_nodes("job-running", true, 6).unwrap_err().to_string();
+        assert!(e.contains("one for HDFS"), "{e}");
+        let e = check_nodes("exactly-once", false, 8)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("at least 9 nodes") && e.contains("3 Kafka"),
             "{e}"
@@ -742,7 +833,14 @@ mod tests {
         assert!(bad(&["--deployment-mode", "yarn-job"]).contains("YARN is not run"));
         assert!(bad(&["--deployment-mode", "k8s"]).contains("standalone-session"));
         assert!(bad(&["--nemesis-gen", "kill-all"]).contains("kill-task-managers"));
-        assert!(bad(&["--nemesis-gen", "fail-name-node-during-recovery"]).contains("NameNode"));
+        assert!(bad(&["--nemesis-gen", "fail-name-node-during-recovery"]).contains("--hdfs"));
+        assert!(
+            args(&["--nemesis-gen", "fail-name-node-during-recovery", "--hdfs"])
+                .unwrap()
+                .check()
+                .is_ok()
+        );
+        assert!(bad(&["--hdfs", "--ha-storage-dir", "file:///x"]).contains("one or the other"));
         assert!(bad(&["--client-gen", "x"]).contains("poll-job-running"));
         assert!(bad(&["--job-recovery-grace-period", "30"]).contains("at least 60"));
         assert!(bad(&["--job-running-healthy-threshold", "0"]).contains("positive"));

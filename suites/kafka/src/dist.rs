@@ -208,17 +208,7 @@ pub fn maven_reason(output: &str) -> String {
 
 /// Unpacks a Kafka release archive (local file or URL) into the cache, once per file name.
 pub fn unpack_archive(archive: &str) -> Result<Dist, KafkaError> {
-    let name = archive.rsplit('/').next().unwrap_or(archive);
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = rift_control::cache_key(archive);
     let root = kafka_cache();
     let home = root.join(format!("archive-{safe}"));
     let dist = Dist {
@@ -279,7 +269,7 @@ fn runs(program: &str, args: &[&str]) -> Option<std::process::Output> {
 }
 
 /// Installs Debian `packages` with apt as root, or says what the user must install.
-fn apt_or_explain(what: &str, packages: &str) -> Result<(), KafkaError> {
+pub fn apt_or_explain(what: &str, packages: &str) -> Result<(), KafkaError> {
     if !rift_control::is_root() || runs("apt-get", &["--version"]).is_none() {
         return Err(KafkaError::Install(format!(
             "{what} is missing: install it (`sudo apt-get install -y {packages}`) and run again"
@@ -339,7 +329,10 @@ pub fn ensure_java() -> Result<u32, KafkaError> {
     let major = match probe() {
         Some(m) => m,
         None => {
-            apt_or_explain("Java (a JRE to run Kafka)", "default-jre-headless")?;
+            apt_or_explain(
+                "Java (a JRE to run Kafka and Flink)",
+                "default-jre-headless",
+            )?;
             probe().ok_or_else(|| {
                 KafkaError::Install("java still does not run after installing it".into())
             })?

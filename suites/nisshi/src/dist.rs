@@ -17,12 +17,6 @@ pub const SCHEMA_SQL: &str = include_str!("../resources/schema-0.7.0-pre.2.sql")
 /// The PyPI wheel whose PostgreSQL rift runs.
 pub const PGSERVER_WHEEL: &str = "pgserver==0.1.4";
 
-fn tail(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().rev().take(n).collect();
-    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
-}
-
 /// `<cache>/nisshi/<version>/bin/nisshi`, built the first time (12 to 18 minutes).
 pub fn ensure_nisshi(cache: &Path) -> Result<PathBuf, String> {
     let root = cache.join("nisshi").join(NISSHI_VERSION);
@@ -54,51 +48,11 @@ pub fn ensure_postgres(cache: &Path) -> Result<PathBuf, String> {
     if bin.join("postgres").is_file() && bin.join("initdb").is_file() {
         return Ok(bin);
     }
-    let how = format!("python3 -m pip download --no-deps {PGSERVER_WHEEL}");
     let dl = root.with_extension("download");
-    let _ = std::fs::remove_dir_all(&dl);
-    std::fs::create_dir_all(&dl).map_err(|e| format!("creating {}: {e}", dl.display()))?;
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            PGSERVER_WHEEL,
-            "-d",
-        ])
-        .arg(&dl)
-        .output()
-        .map_err(|e| {
-            format!("the storage role needs PostgreSQL 16 (`{how}`), or --pg-bin-dir DIR: {e}")
-        })?;
-    if !out.status.success() {
-        return Err(format!(
-            "fetching PostgreSQL 16 failed (`{how}`; or give --pg-bin-dir DIR):\n{}",
-            tail(&out.stderr, 6)
-        ));
-    }
-    let wheel = std::fs::read_dir(&dl)
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| format!("`{how}` left no wheel in {}", dl.display()))?;
     let staged = root.with_extension("tmp");
-    let _ = std::fs::remove_dir_all(&staged);
-    let out = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(&wheel)
-        .arg(&staged)
-        .output()
-        .map_err(|e| format!("unpacking {}: {e}", wheel.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "unpacking {}: {}",
-            wheel.display(),
-            tail(&out.stderr, 4)
-        ));
-    }
+    rift_control::pip_wheel(PGSERVER_WHEEL, &dl, &staged).map_err(|e| {
+        format!("the storage role needs PostgreSQL 16 (or give --pg-bin-dir DIR): {e}")
+    })?;
     // Zip archives drop the exec bits; the files must be readable by the postgres user.
     let fix = Command::new("sh")
         .arg("-c")
@@ -111,6 +65,5 @@ pub fn ensure_postgres(cache: &Path) -> Result<PathBuf, String> {
     }
     let _ = std::fs::remove_dir_all(&root);
     std::fs::rename(&staged, &root).map_err(|e| format!("renaming {}: {e}", staged.display()))?;
-    let _ = std::fs::remove_dir_all(&dl);
     Ok(bin)
 }
