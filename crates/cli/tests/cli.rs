@@ -695,6 +695,78 @@ fn bufstream_and_nisshi_inputs_are_checked_before_a_cluster_is_built() {
 }
 
 #[test]
+fn flink_inputs_are_checked_before_a_cluster_is_built() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.edn");
+    std::fs::write(
+        &broken,
+        "{:dbs [:zookeeper :flink-standalone-session]\n :jobs [",
+    )
+    .unwrap();
+    let hadoop_yarn = dir.path().join("yarn.edn");
+    std::fs::write(
+        &hadoop_yarn,
+        "{:dbs [:hadoop :zookeeper :flink-yarn-session]}",
+    )
+    .unwrap();
+    let no_jar = dir.path().join("nojar.edn");
+    std::fs::write(&no_jar, "{:jobs [{:job-args \"--x 1\"}]}").unwrap();
+    let (broken, yarn, no_jar) = (
+        broken.to_str().unwrap(),
+        hadoop_yarn.to_str().unwrap(),
+        no_jar.to_str().unwrap(),
+    );
+    for (args, says) in [
+        (vec!["--db", "flink", "--test-spec", broken], broken),
+        (
+            vec!["--db", "flink", "--test-spec", yarn],
+            ":dbs: :flink-yarn-session: YARN deployments are not run",
+        ),
+        (
+            vec!["--db", "flink", "--test-spec", no_jar],
+            ":jobs 0 :job-jar: missing",
+        ),
+        (
+            vec!["--db", "flink", "--nodes", "n1,n2,n3,n4,n5"],
+            "needs at least 6 nodes",
+        ),
+        (
+            vec![
+                "--db",
+                "flink",
+                "--workload",
+                "exactly-once",
+                "--nodes",
+                "n1,n2,n3,n4,n5,n6,n7",
+            ],
+            "needs at least 9 nodes",
+        ),
+        (
+            vec!["--db", "flink", "--deployment-mode", "mesos-session"],
+            "Flink dropped Mesos support in 1.14",
+        ),
+        (
+            vec![
+                "--db",
+                "flink",
+                "--nemesis-gen",
+                "fail-name-node-during-recovery",
+            ],
+            "give --hdfs",
+        ),
+        (
+            vec!["--db", "flink", "--job-recovery-grace-period", "30"],
+            "should be at least 60",
+        ),
+    ] {
+        let mut all = vec!["test", "--time-limit", "1"];
+        all.extend(args.iter().copied());
+        assert_refused_before_a_cluster(store.path(), &all, says);
+    }
+}
+
+#[test]
 fn kafka_options_are_checked_before_a_cluster_is_built() {
     let store = tempfile::tempdir().unwrap();
     for (args, says) in [
