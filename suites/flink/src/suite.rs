@@ -568,7 +568,12 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
             gen::clients(crate::eo::read_gen()),
         ]);
     }
-    let concurrency = if eo { common.concurrency.max(5) } else { 1 };
+    // Exactly-once: thread 0 polls, the others send (4 unless --concurrency gives 2 or more).
+    let concurrency = match (eo, common.concurrency) {
+        (false, _) => 1,
+        (true, c) if c >= 2 => c,
+        (true, _) => 5,
+    };
     let mut local = place
         .nemesis(common.seed)
         .with_db(db.clone())
