@@ -8,7 +8,6 @@
 //! nodes share (they share this machine's file system), wiped before and after each run.
 //! The seed keeps them on HDFS; see the README for why this suite does not run HDFS yet.
 
-use crate::dist::FlinkDist;
 use async_trait::async_trait;
 use rift_control::{DaemonSpec, NodeDirs, Remote};
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
@@ -160,8 +159,6 @@ pub fn render_config(c: &BTreeMap<String, String>) -> String {
 /// What all three roles share.
 #[derive(Clone)]
 pub struct Shared {
-    /// The Flink distribution.
-    pub dist: FlinkDist,
     /// Its class path.
     pub classpath: String,
     /// ZooKeeper's jars.
@@ -532,10 +529,6 @@ mod tests {
             "10.77.0.11:2181,10.77.0.12:2181,10.77.0.13:2181"
         );
         let shared = Arc::new(Shared {
-            dist: FlinkDist {
-                home: "/x".into(),
-                version: "2.2.1".into(),
-            },
             classpath: String::new(),
             zk_libs: "/zk".into(),
             zk: zk.clone(),

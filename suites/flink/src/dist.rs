@@ -63,25 +63,10 @@ impl FlinkDist {
     /// The JVM class path of a JobManager or TaskManager: every jar of `lib/`, `flink-dist`
     /// last (as Flink's own scripts order it).
     pub fn classpath(&self) -> Result<String, String> {
-        let lib = self.home.join("lib");
-        let mut jars: Vec<PathBuf> = std::fs::read_dir(&lib)
-            .map_err(|e| format!("{}: {e}", lib.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jar"))
-            .collect();
-        jars.sort_by_key(|p| {
-            let n = p
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            (n.starts_with("flink-dist"), n)
-        });
-        Ok(jars
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":"))
+        // Sorted by name; a stable sort then moves flink-dist to the end.
+        let mut jars = jars_of(&self.home.join("lib"), |_| false)?;
+        jars.sort_by_key(|p| p.rsplit('/').next().unwrap_or(p).starts_with("flink-dist"));
+        Ok(jars.join(":"))
     }
 }
 

@@ -425,7 +425,6 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
             }
             cp
         },
-        dist: flink.clone(),
         zk_libs,
         zk,
         config,
