@@ -187,3 +187,78 @@ impl Client for FlinkClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn info() -> TestInfo {
+        TestInfo {
+            name: "flink-client".into(),
+            nodes: vec!["n4".into()],
+            concurrency: 1,
+            seed: 0,
+            store_dir: std::env::temp_dir(),
+        }
+    }
+
+    /// A REST endpoint that answers every request with `status` and `body`.
+    async fn answering(status: &'static str, body: &'static str) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf).await;
+                let r = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = c.write_all(r.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    async fn with_ids(c: &FlinkClient, ids: &[&str]) {
+        *c.shared.ids.lock().await = Some(ids.iter().map(|s| s.to_string()).collect());
+    }
+
+    #[tokio::test]
+    async fn a_poll_no_jobmanager_answers_is_a_fail_with_the_error() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = l.local_addr().unwrap().to_string();
+        drop(l);
+        let mut c = FlinkClient::new(vec![closed.clone()], Vec::new());
+        with_ids(&c, &["j1"]).await;
+        let op = Op::invoke(0, "jobs-running?", Value::Nil);
+        let done = c.invoke(&info(), &op).await.unwrap();
+        assert_eq!(done.ty, OpType::Fail);
+        let e = format!("{:?}", done.error);
+        assert!(e.contains(&closed), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_job_flink_does_not_know_is_not_running_and_errors_fail() {
+        let ep = answering("404 Not Found", r#"{"errors":["Job not found"]}"#).await;
+        let mut c = FlinkClient::new(vec![ep], Vec::new());
+        with_ids(&c, &["j1"]).await;
+        let op = Op::invoke(0, "jobs-running?", Value::Nil);
+        let done = c.invoke(&info(), &op).await.unwrap();
+        assert_eq!(done.ty, OpType::Ok);
+        assert_eq!(
+            done.value,
+            Value::Map(vec![(Value::str("j1"), Value::Bool(false))])
+        );
+        let ep = answering("500 Internal Server Error", r#"{"errors":["boom"]}"#).await;
+        let mut c = FlinkClient::new(vec![ep], Vec::new());
+        with_ids(&c, &["j1"]).await;
+        let done = c.invoke(&info(), &op).await.unwrap();
+        assert_eq!(done.ty, OpType::Fail);
+        assert!(format!("{:?}", done.error).contains("HTTP 500: boom"));
+        // An op the client does not know is an error (recorded info by the runner).
+        let bad = Op::invoke(0, "write", Value::Nil);
+        assert!(c.invoke(&info(), &bad).await.is_err());
+    }
+}
