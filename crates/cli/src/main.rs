@@ -127,7 +127,7 @@ fn cmd_test(
     }
     let default_nodes = workloads
         .iter()
-        .map(|w| suite.default_node_count(w))
+        .map(|w| suite.default_node_count(m, w))
         .max()
         .unwrap_or(5);
     let nodes = a.node_list(default_nodes)?;
@@ -161,10 +161,20 @@ fn cmd_test(
     } else {
         vec![nemesis.clone()]
     };
-    let matrix: Vec<(String, String)> = workloads
-        .iter()
-        .flat_map(|w| nemeses.iter().map(move |n| (w.clone(), n.clone())))
-        .collect();
+    // A suite's third axis (PostgreSQL's isolation levels), unless the user fixed it.
+    let variants = all.then(|| suite.test_all_variants(m)).flatten();
+    let variant_values: Vec<Option<String>> = match &variants {
+        Some((_, vs)) => vs.iter().cloned().map(Some).collect(),
+        None => vec![None],
+    };
+    let mut matrix: Vec<(String, Option<String>, String)> = Vec::new();
+    for w in &workloads {
+        for v in &variant_values {
+            for n in &nemeses {
+                matrix.push((w.clone(), v.clone(), n.clone()));
+            }
+        }
+    }
     // Checked before a cluster is built, so that bad arguments cost nothing.
     let roles = suite.roles(&nodes);
     let mut kinds = BTreeSet::new();
@@ -173,8 +183,9 @@ fn cmd_test(
             .map_err(|e| args::bad(format!("--nemesis: {e}")))?;
         kinds.extend(rift_nemesis::fault_kinds(&faults, &roles));
     }
-    for (w, n) in &matrix {
-        let c = common(&a, suite, nodes.clone(), concurrency, w, n, 0);
+    for (w, v, n) in &matrix {
+        let mut c = common(&a, suite, nodes.clone(), concurrency, w, n, 0);
+        c.variant = v.clone();
         suite.check_args(m, &c, a.uses_ssh()).map_err(suite_error)?;
     }
     let place = match suite.needs_cluster() {
@@ -185,13 +196,14 @@ fn cmd_test(
     let run_nodes = place.map_or_else(|| nodes.clone(), |p| p.nodes());
     let mut rows = Vec::new();
     let mut codes = Vec::new();
-    for (w, n) in &matrix {
+    for (w, v, n) in &matrix {
         for i in 0..a.test_count.max(1) {
             let seed = match a.seed {
                 Some(s) => s.wrapping_add(i as u64),
                 None => fresh_seed(),
             };
-            let c = common(&a, suite, run_nodes.clone(), concurrency, w, n, seed);
+            let mut c = common(&a, suite, run_nodes.clone(), concurrency, w, n, seed);
+            c.variant = v.clone();
             let test = suite.build(m, &c, place).map_err(suite_error)?;
             let outcome = rift_core::run(test)?;
             print_summary(&outcome.result);
@@ -206,13 +218,15 @@ fn cmd_test(
                 outcome.dir.path().display()
             );
             let code = print_verdict(outcome.result.valid);
-            rows.push((
-                w.clone(),
-                n.clone(),
+            rows.push(Row {
+                workload: w.clone(),
+                variant: v.clone(),
+                nemesis: n.clone(),
                 seed,
-                outcome.result.valid,
-                outcome.dir.path().to_path_buf(),
-            ));
+                valid: outcome.result.valid,
+                anomalies: anomaly_types(&outcome.result),
+                dir: outcome.dir.path().to_path_buf(),
+            });
             codes.push(code);
             if outcome.interrupted.is_some() || outcome.result.valid != Validity::True {
                 break; // --test-count: stop at the first run that is not valid
@@ -223,7 +237,7 @@ fn cmd_test(
         }
     }
     if all {
-        print_table(&rows);
+        print_table(variants.as_ref().map(|(name, _)| *name), &rows);
     }
     Ok(worst(&codes))
 }
@@ -266,6 +280,7 @@ fn common(
             leave_db_running: a.leave_db_running,
             ..RunOptions::default()
         },
+        variant: None,
     }
 }
 
@@ -277,17 +292,59 @@ fn suite_error(e: SuiteError) -> anyhow::Error {
     }
 }
 
-fn print_table(rows: &[(String, String, u64, Validity, PathBuf)]) {
+/// One run of `rift test-all`'s table.
+struct Row {
+    workload: String,
+    variant: Option<String>,
+    nemesis: String,
+    seed: u64,
+    valid: Validity,
+    anomalies: Vec<String>,
+    dir: PathBuf,
+}
+
+/// The anomaly types of a result and of the checkers composed in it (their
+/// `anomaly-types`), sorted, once each.
+fn anomaly_types(r: &rift_checker::CheckResult) -> Vec<String> {
+    let mut all: BTreeSet<String> = r.anomaly_types.iter().cloned().collect();
+    for sub in r.details.values() {
+        if let Some(types) = sub.get("anomaly-types").and_then(|t| t.as_array()) {
+            all.extend(types.iter().filter_map(|t| t.as_str()).map(str::to_string));
+        }
+    }
+    all.into_iter().collect()
+}
+
+/// The table of verdicts; `variant` names the suite's third column when it has one.
+fn print_table(variant: Option<&str>, rows: &[Row]) {
     println!();
+    let vcol = |v: &str| match variant {
+        Some(_) => format!("{v:<16} "),
+        None => String::new(),
+    };
     println!(
-        "{:<12} {:<16} {:<18} {:<8} store",
-        "workload", "nemesis", "seed", "valid?"
+        "{:<12} {}{:<16} {:<18} {:<8} {:<24} store",
+        "workload",
+        vcol(variant.unwrap_or("")),
+        "nemesis",
+        "seed",
+        "valid?",
+        "anomalies"
     );
-    for (w, n, seed, v, dir) in rows {
+    for r in rows {
+        let anomalies = if r.anomalies.is_empty() {
+            "-".to_string()
+        } else {
+            r.anomalies.join(",")
+        };
         println!(
-            "{w:<12} {n:<16} {seed:<18} {:<8} {}",
-            v.to_string(),
-            dir.display()
+            "{:<12} {}{:<16} {:<18} {:<8} {anomalies:<24} {}",
+            r.workload,
+            vcol(r.variant.as_deref().unwrap_or("")),
+            r.nemesis,
+            r.seed,
+            r.valid.to_string(),
+            r.dir.display()
         );
     }
 }

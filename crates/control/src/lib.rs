@@ -90,6 +90,7 @@ mod local;
 mod remote;
 mod ssh;
 mod sys;
+pub use sys::apt_or_explain;
 pub mod testkit;
 
 pub use cache::{build_once, cache_dir, cache_key, pip_wheel, CACHE_VAR};

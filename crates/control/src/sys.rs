@@ -186,6 +186,33 @@ pub(crate) fn wait_until(limit_ms: u64, mut done: impl FnMut() -> bool) -> bool 
     }
 }
 
+/// Installs Debian `packages` with apt-get when this process is root; else (not root, or no
+/// apt-get) an error saying which command installs them. A message saying which command installs them otherwise (not root, or no apt-get).
+pub fn apt_or_explain(what: &str, packages: &str) -> Result<(), String> {
+    if !crate::local::is_root() || Command::new("apt-get").arg("--version").output().is_err() {
+        return Err(format!(
+            "{what} is missing: install it (`sudo apt-get install -y {packages}`) and run again"
+        ));
+    }
+    eprintln!("installing {packages} with apt-get ({what} is missing)");
+    let t = std::time::Instant::now();
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q {packages} >/dev/null 2>&1 || \
+             {{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q {packages} >/dev/null 2>&1; }}"
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!(
+            "{what} is missing and `apt-get install -y {packages}` failed; install it by hand"
+        ));
+    }
+    eprintln!("installed {packages} in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

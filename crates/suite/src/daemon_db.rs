@@ -128,6 +128,32 @@ pub async fn archive_dir(
     }
 }
 
+/// Runs the shell `script` on `node` (a daemon's `prepare` or `ready` step); a failure is a
+/// `start-failed` error naming `what` and the node, with the command's output.
+pub async fn run_script(
+    remote: &dyn Remote,
+    node: &str,
+    what: &str,
+    script: String,
+) -> PlugResult<()> {
+    let out = remote
+        .exec(node, &Cmd::shell(script).allow_failure())
+        .await
+        .map_err(ctl)?;
+    if out.success() {
+        return Ok(());
+    }
+    Err(RiftError::new(
+        "start-failed",
+        format!(
+            "{what} on {node} failed (exit {:?}): {} {}",
+            out.exit_code,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    ))
+}
+
 /// A [`Daemon`] on its role's nodes.
 pub struct DaemonDb<D> {
     remote: Arc<dyn Remote>,

@@ -68,13 +68,14 @@ pub mod parse;
 mod place;
 mod role_db;
 
-pub use daemon_db::{Daemon, DaemonDb, Files};
+pub use daemon_db::{run_script, Daemon, DaemonDb, Files};
 pub use mem::{MemArgs, MemSuite};
 pub use place::{ssh_home, Place, SshPlace};
 pub use role_db::{RoleDb, RolePart};
 
 use rift_nemesis::Roles;
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +111,9 @@ pub struct Common {
     /// Runner options: store root, time limit, op timeout, argv, progress line,
     /// `--leave-db-running`.
     pub run: rift_core::RunOptions,
+    /// The value of the suite's [`Suite::test_all_variants`] axis this run of `rift
+    /// test-all` takes (it overrides the option it stands for); None for `rift test`.
+    pub variant: Option<String>,
 }
 
 impl Common {
@@ -135,6 +139,7 @@ impl Common {
                 time_limit: Some(time_limit),
                 ..rift_core::RunOptions::default()
             },
+            variant: None,
         }
     }
 
@@ -243,9 +248,17 @@ pub trait Suite: Send + Sync {
     }
 
     /// How many nodes (`n1..nN`) a run of `workload` gets when `--nodes` and `--nodes-file`
-    /// are not given.
-    fn default_node_count(&self, _workload: &str) -> usize {
+    /// are not given; `m` holds the suite's options (`--replicas N` may say).
+    fn default_node_count(&self, _m: &clap::ArgMatches, _workload: &str) -> usize {
         5
+    }
+
+    /// A third axis of `rift test-all`'s matrix besides workloads and fault sets: its column
+    /// name and values (PostgreSQL's isolation levels), handed to each run as
+    /// [`Common::variant`]. None (the default): no such axis, or the user fixed it with an
+    /// option.
+    fn test_all_variants(&self, _m: &clap::ArgMatches) -> Option<(&'static str, Vec<String>)> {
+        None
     }
 
     /// Whether runs need nodes (the local cluster or SSH machines). A suite that does not
@@ -298,6 +311,90 @@ pub trait Suite: Send + Sync {
 
     /// Extra lines after the verdict summary of a run (default: nothing).
     fn summary(&self, _result: &rift_checker::CheckResult) {}
+}
+
+/// The wall-clock shim's environment for every node of `cluster` when `faults` (with
+/// `roles`) include clock faults, for daemons that read the clock through the C library (or a
+/// JVM): only their CLOCK_REALTIME moves. Empty without clock faults.
+pub fn clock_envs(
+    cluster: &rift_control::LocalCluster,
+    faults: &BTreeSet<String>,
+    roles: &Roles,
+) -> Result<std::collections::BTreeMap<String, Vec<(String, String)>>, SuiteError> {
+    if !rift_nemesis::fault_kinds(faults, roles).contains("clock") {
+        return Ok(Default::default());
+    }
+    rift_control::clock::realtime_envs(cluster).map_err(SuiteError::bad)
+}
+
+/// The nodes of `role` with their directories (for a [`DaemonDb`] of that role).
+pub fn role_dirs(
+    roles: &Roles,
+    role: &str,
+    dirs: &std::collections::BTreeMap<String, rift_control::NodeDirs>,
+) -> Vec<(String, rift_control::NodeDirs)> {
+    roles
+        .get(role)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| dirs.get(n).map(|d| (n.clone(), d.clone())))
+        .collect()
+}
+
+/// The nemesis of a run on `place` with the fault phase `phase` (from
+/// `rift_nemesis::test_phase`): none (a no-op nemesis, no perf bands) when there are no
+/// faults, else the place's nemesis on `db` with `roles` and the run's watchdog.
+pub fn place_nemesis(
+    place: &Place,
+    seed: u64,
+    db: Arc<dyn rift_core::Db>,
+    roles: &Roles,
+    watchdog: Option<&Arc<rift_core::Watchdog>>,
+    phase: Option<(rift_core::workload::NemesisPhase, serde_json::Value)>,
+) -> (
+    Option<rift_core::workload::NemesisPhase>,
+    serde_json::Value,
+    Box<dyn rift_core::Nemesis>,
+) {
+    match phase {
+        None => (
+            None,
+            serde_json::Value::Null,
+            Box::new(rift_core::NoopNemesis),
+        ),
+        Some((phase, perf)) => {
+            let mut nem = place.nemesis(seed).with_db(db).with_roles(roles.clone());
+            if let Some(w) = watchdog {
+                nem = nem.with_watchdog(w.clone());
+            }
+            (Some(phase), perf, Box::new(nem))
+        }
+    }
+}
+
+/// A binary the user names (`--bin PATH`): it must be an executable file; else a
+/// [`SuiteError::BadArgs`] naming the option, the path and what is wrong.
+pub fn check_binary(option: &str, path: &Path, what: &str) -> Result<(), SuiteError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        SuiteError::bad(format!(
+            "{option} {}: {e} ({what} is needed: give its path)",
+            path.display()
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(SuiteError::bad(format!(
+            "{option} {}: not a file",
+            path.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(SuiteError::bad(format!(
+            "{option} {}: not executable (chmod +x it)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -135,29 +135,9 @@ impl BufstreamArgs {
     }
 }
 
-/// A binary the user names: it must be an executable file.
-pub fn check_binary(option: &str, path: &Path, what: &str) -> Result<(), SuiteError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| {
-        SuiteError::bad(format!(
-            "{option} {}: {e} ({what} is needed: give its path)",
-            path.display()
-        ))
-    })?;
-    if !meta.is_file() {
-        return Err(SuiteError::bad(format!(
-            "{option} {}: not a file",
-            path.display()
-        )));
-    }
-    if meta.permissions().mode() & 0o111 == 0 {
-        return Err(SuiteError::bad(format!(
-            "{option} {}: not executable (chmod +x it)",
-            path.display()
-        )));
-    }
-    Ok(())
-}
+/// A binary the user names: it must be an executable file (kept here for the suites that
+/// name it through this crate).
+pub use rift_suite::check_binary;
 
 /// The seed's roles: node 1 coordination, node 2 storage, the rest bufstream.
 pub fn roles_of(nodes: &[String]) -> Roles {
@@ -315,12 +295,7 @@ pub fn cluster(a: &BufstreamArgs, place: &Place) -> Result<Cluster, SuiteError> 
         .map_err(SuiteError::failed)?
         .into_iter()
         .collect();
-    let of = |role: &str| -> Vec<(String, NodeDirs)> {
-        roles[role]
-            .iter()
-            .map(|n| (n.clone(), dirs[n].clone()))
-            .collect()
-    };
+    let of = |role: &str| rift_suite::role_dirs(&roles, role, &dirs);
     let remote = place.remote();
     let over_ssh = place.local().is_none();
     let etcd_opts = rift_etcd::EtcdOptions {

@@ -376,12 +376,7 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
             .join(",")
     });
     let jobs = jobs(&spec, &flink, brokers.as_deref(), &a.sink_guarantee)?;
-    let of = |role: &str| -> Vec<(String, NodeDirs)> {
-        roles[role]
-            .iter()
-            .map(|n| (n.clone(), dirs[n].clone()))
-            .collect()
-    };
+    let of = |role: &str| rift_suite::role_dirs(&roles, role, &dirs);
     let root = cluster
         .node_dir(&nodes[0])
         .map_err(SuiteError::failed)?
@@ -409,12 +404,7 @@ pub fn build_test(a: &FlinkArgs, common: &Common, place: &Place) -> Result<Test,
     let zk: Vec<_> = roles[ZOOKEEPER].iter().map(|n| dirs[n].address).collect();
     let mut config = base_config(&Shared::zk_quorum(&zk), &ha_dir);
     config.extend(spec.flink_config.clone());
-    let env = if rift_nemesis::fault_kinds(&faults, &roles).contains("clock") {
-        // JVMs see their node's clock through rift's wall-clock shim (see the Kafka suite).
-        rift_control::clock::realtime_envs(cluster).map_err(SuiteError::bad)?
-    } else {
-        BTreeMap::new()
-    };
+    let env = rift_suite::clock_envs(cluster, &faults, &roles)?;
     let shared = Arc::new(Shared {
         classpath: {
             let mut cp = flink.classpath().map_err(SuiteError::failed)?;
@@ -695,7 +685,7 @@ impl Suite for FlinkSuite {
         "1"
     }
 
-    fn default_node_count(&self, workload: &str) -> usize {
+    fn default_node_count(&self, _m: &ArgMatches, workload: &str) -> usize {
         min_nodes(workload) + 1
     }
 

@@ -268,30 +268,10 @@ fn runs(program: &str, args: &[&str]) -> Option<std::process::Output> {
     Command::new(program).args(args).output().ok()
 }
 
-/// Installs Debian `packages` with apt as root, or says what the user must install.
+/// Installs Debian `packages` with apt as root, or says what the user must install
+/// ([`rift_control::apt_or_explain`]).
 pub fn apt_or_explain(what: &str, packages: &str) -> Result<(), KafkaError> {
-    if !rift_control::is_root() || runs("apt-get", &["--version"]).is_none() {
-        return Err(KafkaError::Install(format!(
-            "{what} is missing: install it (`sudo apt-get install -y {packages}`) and run again"
-        )));
-    }
-    eprintln!("installing {packages} with apt-get ({what} is missing)");
-    let t = Instant::now();
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q {packages} >/dev/null 2>&1 || \
-             {{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q {packages} >/dev/null 2>&1; }}"
-        ))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        return Err(KafkaError::Install(format!(
-            "{what} is missing and `apt-get install -y {packages}` failed; install it by hand"
-        )));
-    }
-    eprintln!("installed {packages} in {:.1} s", t.elapsed().as_secs_f64());
-    Ok(())
+    rift_control::apt_or_explain(what, packages).map_err(KafkaError::Install)
 }
 
 /// Makes sure `mvn` runs (Debian's `maven` as root when missing).

@@ -450,24 +450,14 @@ pub fn queue_test(
     a.check(r)?;
     refuse_unsupported(&faults, &sys.roles)?;
     let watchdog = common.watchdog();
-    let (phase, perf, nemesis): (_, _, Box<dyn rift_core::Nemesis>) =
-        match nemesis_phase(a, common, &sys.roles, &faults)? {
-            None => (
-                None,
-                serde_json::Value::Null,
-                Box::new(rift_core::NoopNemesis),
-            ),
-            Some((phase, perf)) => {
-                let mut nem = place
-                    .nemesis(common.seed)
-                    .with_db(sys.db.clone())
-                    .with_roles(sys.roles.clone());
-                if let Some(w) = &watchdog {
-                    nem = nem.with_watchdog(w.clone());
-                }
-                (Some(phase), perf, Box::new(nem))
-            }
-        };
+    let (phase, perf, nemesis) = rift_suite::place_nemesis(
+        place,
+        common.seed,
+        sys.db.clone(),
+        &sys.roles,
+        watchdog.as_ref(),
+        nemesis_phase(a, common, &sys.roles, &faults)?,
+    );
     let txn = a.txn && !a.no_txn;
     let g = QueueGenOptions {
         txn,

@@ -4,9 +4,9 @@
 //! Kafka cluster.
 
 use async_trait::async_trait;
-use rift_control::{shell_quote, Cmd, DaemonSpec, NodeDirs, Remote};
-use rift_core::{PlugResult, RiftError};
-use rift_suite::{Daemon, Files};
+use rift_control::{shell_quote, DaemonSpec, NodeDirs, Remote};
+use rift_core::PlugResult;
+use rift_suite::{run_script, Daemon, Files};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -18,30 +18,6 @@ pub const KAFKA_PORT: u16 = 9092;
 pub const DATABASE: &str = "nisshi";
 /// The cluster id every broker shares.
 pub const CLUSTER_ID: &str = "rift";
-
-fn ctl(e: rift_control::ControlError) -> RiftError {
-    RiftError::new("control", e.to_string())
-}
-
-/// Runs `script` on `node`; a failure is an error naming `what` with the command's output.
-async fn sh(remote: &dyn Remote, node: &str, what: &str, script: String) -> PlugResult<()> {
-    let out = remote
-        .exec(node, &Cmd::shell(script).allow_failure())
-        .await
-        .map_err(ctl)?;
-    if out.success() {
-        return Ok(());
-    }
-    Err(RiftError::new(
-        "start-failed",
-        format!(
-            "{what} on {node} failed (exit {:?}): {}{}",
-            out.exit_code,
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-    ))
-}
 
 /// PostgreSQL from the binaries in `bin_dir`.
 pub struct Postgres {
@@ -121,7 +97,7 @@ impl Daemon for Postgres {
             data = shell_quote(&f.data),
             initdb = self.as_postgres("initdb"),
         );
-        sh(remote, node, "initdb", script).await
+        run_script(remote, node, "initdb", script).await
     }
 
     /// Creates nisshi's database and loads its schema.
@@ -135,7 +111,7 @@ impl Daemon for Postgres {
              {psql} -h {host} -p {PG_PORT} -U postgres -d {DATABASE} -v ON_ERROR_STOP=1 -q -f {schema} >/dev/null",
             schema = shell_quote(&f.in_logs("schema.sql")),
         );
-        sh(remote, node, "creating nisshi's database", script).await
+        run_script(remote, node, "creating nisshi's database", script).await
     }
 
     fn extra_logs(&self) -> Vec<String> {

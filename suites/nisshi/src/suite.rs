@@ -120,17 +120,8 @@ pub fn build_test(
         .collect();
     // Both are C-library programs (PostgreSQL in C, nisshi in Rust): the wall-clock shim
     // reaches them, so clock faults move their CLOCK_REALTIME only.
-    let env = if rift_nemesis::fault_kinds(&faults, &roles).contains("clock") {
-        rift_control::clock::realtime_envs(cluster).map_err(SuiteError::bad)?
-    } else {
-        BTreeMap::new()
-    };
-    let of = |role: &str| -> Vec<(String, rift_control::NodeDirs)> {
-        roles[role]
-            .iter()
-            .map(|n| (n.clone(), dirs[n].clone()))
-            .collect()
-    };
+    let env = rift_suite::clock_envs(cluster, &faults, &roles)?;
+    let of = |role: &str| rift_suite::role_dirs(&roles, role, &dirs);
     let storage_addr = dirs[&roles[STORAGE][0]].address;
     let remote = place.remote();
     let pg = DaemonDb::new(
