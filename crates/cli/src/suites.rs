@@ -13,6 +13,7 @@ pub static SUITES: &[&dyn Suite] = &[
     &rift_bufstream_suite::BufstreamSuite,
     &rift_nisshi_suite::NisshiSuite,
     &rift_flink_suite::FlinkSuite,
+    &rift_postgres::PostgresSuite,
 ];
 
 /// The suite of `--db` when it is not given.

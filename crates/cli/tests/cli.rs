@@ -310,6 +310,38 @@ fn bad_arguments_exit_254() {
 }
 
 #[test]
+fn postgres_bad_options_are_refused_before_any_cluster() {
+    let store = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["test", "--db", "postgres", "--isolation", "snapshot"],
+            "--isolation \"snapshot\": PostgreSQL's levels are read-committed, repeatable-read, serializable",
+        ),
+        (
+            vec!["test", "--db", "postgres", "--consistency-models", "serialisable"],
+            "--consistency-models \"serialisable\": not a consistency model Elle knows",
+        ),
+        (
+            vec!["test", "--db", "postgres", "--pg-bin-dir", "/nonexistent"],
+            "--pg-bin-dir /nonexistent/postgres",
+        ),
+        (
+            vec!["test", "--db", "postgres", "--replicas", "2", "--nodes", "n1,n2"],
+            "--replicas 2 needs 3 nodes",
+        ),
+        (
+            vec!["test-all", "--db", "postgres", "--replica-reads"],
+            "--replica-reads needs replicas",
+        ),
+    ] {
+        let o = rift(store.path(), &args);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn check_reports_bad_input_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("h.jsonl");
