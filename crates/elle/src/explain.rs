@@ -218,3 +218,160 @@ pub fn cycle(ctx: &Ctx, idx: &Index, c: &Cycle) -> (Json, String) {
     }
     (json!({"cycle": ops, "steps": steps, "type": c.ty}), text)
 }
+
+/// A JSON value in EDN, as the cycle explanations show ops: strings in micro-ops and `f`
+/// and `type` as keywords.
+fn edn(j: &Json) -> String {
+    match j {
+        Json::Null => "nil".into(),
+        Json::String(s) => format!(":{s}"),
+        Json::Array(a) => format!("[{}]", a.iter().map(edn).collect::<Vec<_>>().join(" ")),
+        Json::Object(m) => {
+            // An op's fields in Jepsen's order, then the rest.
+            const ORDER: [&str; 7] = ["index", "time", "type", "process", "f", "value", "error"];
+            let rank = |k: &str| ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len());
+            let mut fields: Vec<(&String, &Json)> = m.iter().collect();
+            fields.sort_by_key(|(k, _)| rank(k));
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!(":{k} {}", edn(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// An op of an instance (`op`, `writer`...), in EDN.
+fn op_text(j: &Json, field: &str) -> String {
+    j.get(field).map_or_else(|| "?".into(), edn)
+}
+
+/// A micro-op's key and value (`["r", k, v]`).
+fn mop_parts(j: &Json) -> (String, String) {
+    let part = |i: usize| {
+        j.get("mop")
+            .and_then(|m| m.get(i))
+            .map_or_else(|| "?".into(), edn)
+    };
+    (part(1), part(2))
+}
+
+/// One instance of an anomaly that is not a cycle (internal, lost-update, G1a, ...) in words,
+/// from its JSON; None for a type that has no words (cycles have theirs, from [`cycle`]).
+pub fn instance(ty: &str, j: &Json) -> Option<String> {
+    let (k, v) = mop_parts(j);
+    let field = |f: &str| j.get(f).map_or_else(|| "?".into(), edn);
+    let text = match ty {
+        "internal" => format!(
+            "Let:\n  T1 = {}\n\nT1 read key {k} as {v}, but its own earlier micro-ops say it must \
+             read {}: what it had read before, with its own writes since. Another \
+             transaction's write became visible inside T1 (a non-repeatable read).\n",
+            op_text(j, "op"),
+            field("expected"),
+        ),
+        "lost-update" => {
+            let txns: Vec<String> = j
+                .get("txns")
+                .and_then(Json::as_array)
+                .map(|a| a.iter().map(edn).collect())
+                .unwrap_or_default();
+            let lets: String = txns
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("  T{} = {t}\n", i + 1))
+                .collect();
+            format!(
+                "Let:\n{lets}\nThese {} transactions all read key {} at the same version, {}, \
+                 then each wrote the key and committed. In any serial order all but the first \
+                 wrote after a write they had not read: a lost update (Adya's P4).\n",
+                txns.len(),
+                field("key"),
+                field("value"),
+            )
+        }
+        "G1a" => format!(
+            "Let:\n  T1 = {}\n  T2 = {}\n\nT1 read key {k} as {v}, whose element {} was written \
+             by T2, which failed (aborted): an aborted read.\n",
+            op_text(j, "op"),
+            op_text(j, "writer"),
+            field("element"),
+        ),
+        "G1b" => format!(
+            "Let:\n  T1 = {}\n  T2 = {}\n\nT1 read key {k} as {v}, ending in {}, which T2 wrote \
+             and then wrote over within the same transaction: an intermediate read.\n",
+            op_text(j, "op"),
+            op_text(j, "writer"),
+            field("element"),
+        ),
+        "garbage-read" => format!(
+            "Let:\n  T1 = {}\n\nT1 read key {k} as {v}, which holds a value no transaction \
+             wrote.\n",
+            op_text(j, "op"),
+        ),
+        "future-read" => format!(
+            "Let:\n  T1 = {}\n\nT1 read key {k} as {v}, with element {}, before T1 itself \
+             appended that element.\n",
+            op_text(j, "op"),
+            field("element"),
+        ),
+        "duplicate-elements" => format!(
+            "Let:\n  T1 = {}\n\nT1 read key {k} as {v}, in which these elements appear more \
+             than once (element: times): {}. Every element is appended once.\n",
+            op_text(j, "op"),
+            field("duplicates"),
+        ),
+        "incompatible-order" => format!(
+            "Key {} was read as both of {}: neither is a prefix of the other, so no one order \
+             of its appends explains both reads.\n",
+            field("key"),
+            field("values"),
+        ),
+        "dirty-update" => format!(
+            "Key {} went through the values {}: a committed transaction wrote over the write \
+             of a failed one, {}.\n",
+            field("key"),
+            field("values"),
+            field("txns"),
+        ),
+        _ => return None,
+    };
+    Some(text)
+}
+
+#[cfg(test)]
+mod instance_tests {
+    use super::*;
+
+    #[test]
+    fn non_cycle_anomalies_have_words() {
+        let j = json!({"expected": [1, 2], "mop": ["r", 3, [1, 2, 5]],
+                       "op": {"index": 36, "process": 10, "type": "ok", "f": "txn",
+                              "value": [["r", 3, [1, 2]], ["r", 3, [1, 2, 5]]]}});
+        let t = instance("internal", &j).unwrap();
+        assert!(t.contains("T1 = {:index 36, :type :ok, :process 10, :f :txn, :value [[:r 3 [1 2]] [:r 3 [1 2 5]]]}"), "{t}");
+        assert!(
+            t.contains("read key 3 as [1 2 5]") && t.contains("must read [1 2]"),
+            "{t}"
+        );
+        let j = json!({"key": 7, "value": [1], "txns": [{"index": 1}, {"index": 2}]});
+        let t = instance("lost-update", &j).unwrap();
+        assert!(
+            t.contains("These 2 transactions all read key 7 at the same version, [1]"),
+            "{t}"
+        );
+        assert!(t.contains("T2 = {:index 2}"), "{t}");
+        for ty in [
+            "G1a",
+            "G1b",
+            "garbage-read",
+            "future-read",
+            "duplicate-elements",
+            "incompatible-order",
+            "dirty-update",
+        ] {
+            assert!(instance(ty, &json!({})).is_some(), "{ty}");
+        }
+        assert!(instance("G2-item", &json!({})).is_none());
+    }
+}

@@ -365,7 +365,17 @@ impl Checker for ElleChecker {
                 if let Err(e) = dir.write_file(&format!("{ty}.json"), body.as_bytes()) {
                     errors.push(e.to_string());
                 }
-                if let Some(ts) = a.texts.get(ty) {
+                // Cycles in words from the search; the other anomalies from their data.
+                let words: Option<Vec<String>> = a.texts.get(ty).cloned().or_else(|| {
+                    let all: Vec<String> = instances
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|j| explain::instance(ty, j))
+                        .collect();
+                    (!all.is_empty()).then_some(all)
+                });
+                if let Some(ts) = words {
                     let text: Vec<String> = ts
                         .iter()
                         .enumerate()
