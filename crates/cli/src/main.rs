@@ -386,6 +386,9 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<u8> {
     println!("analyzing {}", dir.path().display());
     let result = rift_core::check_run(&dir, &*checker, interrupted.as_ref(), &[])?;
     print_summary(&result);
+    if let Some(suite) = suite {
+        suite.summary(&result);
+    }
     Ok(print_verdict(result.valid))
 }
 

@@ -433,8 +433,9 @@ impl Suite for PostgresSuite {
             .map_or(1, |r| r + 1)
     }
 
+    /// Jepsen's PostgreSQL suite's sets: none, and pause, kill, partition and clock together.
     fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
-        vec!["none".into()]
+        vec!["none".into(), "pause,kill,partition,clock".into()]
     }
 
     fn test_all_variants(&self, m: &ArgMatches) -> Option<(&'static str, Vec<String>)> {
