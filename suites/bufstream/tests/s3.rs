@@ -26,6 +26,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether something on `port` answers a plain HTTP request with a status line.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(1)));
+    if c.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    c.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
 /// s3s-fs on 127.0.0.1 with `access`/`secret`, serving `dir`.
 fn serve(dir: &std::path::Path, access: &str, secret: &str) -> Option<(Server, u16)> {
     let bin = match ensure_s3s_fs(&rift_control::cache_dir()) {
@@ -45,8 +61,10 @@ fn serve(dir: &std::path::Path, access: &str, secret: &str) -> Option<(Server, u
         .spawn()
         .unwrap();
     let server = Server(child);
+    // Up when it answers HTTP, not only when it accepts a connection (a connection taken
+    // before its server loop runs can be reset).
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if answers_http(port) {
             return Some((server, port));
         }
         std::thread::sleep(Duration::from_millis(50));
