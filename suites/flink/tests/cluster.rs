@@ -94,12 +94,25 @@ fn run(tag: char, extra: &[&str], secs: u64) -> Run {
 
 fn run_workload(tag: char, workload: &str, extra: &[&str], nemesis: &str, secs: u64) -> Run {
     let nodes = rift_flink_suite::suite::min_nodes(workload) + 1;
+    run_workload_on(nodes, tag, workload, extra, nemesis, secs, 15.0)
+}
+
+/// A run of `workload` on `nodes` nodes, a fault every `interval_s` seconds.
+fn run_workload_on(
+    nodes: usize,
+    tag: char,
+    workload: &str,
+    extra: &[&str],
+    nemesis: &str,
+    secs: u64,
+    interval_s: f64,
+) -> Run {
     let (c, _scratch) = local(tag, nodes);
     let store = tempfile::tempdir().unwrap();
     let a = args(extra);
     let mut common = common(&c, workload, secs, store.path());
     common.nemesis = nemesis.to_string();
-    common.nemesis_interval_s = 15.0;
+    common.nemesis_interval_s = interval_s;
     let test = build_test(&a, &common, &Place::Local(c.clone())).unwrap();
     println!("running {}", test.name);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -322,12 +335,17 @@ fn exactly_once_under_kills_and_partitions_every_acknowledged_value_once_in_orde
     let Some(_l) = prerequisites("exactly-once under kills and partitions") else {
         return;
     };
-    let r = run_workload(
+    // One TaskManager, so that every TaskManager kill and every partition that cuts it off
+    // reaches the running job (with two, the job's slots may all sit on the one not hit), and
+    // a fault every 10 s: a run whose faults all missed the job would prove nothing.
+    let r = run_workload_on(
+        rift_flink_suite::suite::min_nodes("exactly-once"),
         'e',
         "exactly-once",
         &["--nemesis-gen", "utopia"],
         "kill-taskmanager,kill-jobmanager,partition",
         60,
+        10.0,
     );
     assert_eq!(r.valid, Validity::True, "{}", r.eo);
     assert!(nemesis_ops(&r.history, "kill") >= 1);
