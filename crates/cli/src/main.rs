@@ -179,7 +179,8 @@ fn cmd_test(
     let roles = suite.roles(&nodes);
     let mut kinds = BTreeSet::new();
     for n in &nemeses {
-        let faults = rift_nemesis::parse_faults_for(n, &roles)
+        let faults = suite
+            .nemesis_faults(n, &roles)
             .map_err(|e| args::bad(format!("--nemesis: {e}")))?;
         kinds.extend(rift_nemesis::fault_kinds(&faults, &roles));
     }

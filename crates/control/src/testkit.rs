@@ -120,6 +120,23 @@ pub fn scratch(prefix: &str, nodes: usize) -> Result<Scratch, ControlError> {
     })
 }
 
+/// Nodes `n1..n<n>` at 10.9.0.i with directories `/r/n<i>/data` and `/r/n<i>/log`: the
+/// node list unit tests of command and config builders take (nothing is created).
+pub fn fake_node_dirs(n: u8) -> Vec<(String, crate::NodeDirs)> {
+    (1..=n)
+        .map(|i| {
+            (
+                format!("n{i}"),
+                crate::NodeDirs {
+                    address: std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 0, i)),
+                    data_dir: PathBuf::from(format!("/r/n{i}/data")),
+                    log_dir: PathBuf::from(format!("/r/n{i}/log")),
+                },
+            )
+        })
+        .collect()
+}
+
 /// A [`Remote`] that runs nothing: every command succeeds with empty output, uploads and
 /// downloads do nothing. For unit tests of code that only builds commands.
 #[derive(Clone, Copy, Debug, Default)]

@@ -262,16 +262,20 @@ pub fn assemble_final(
     gen::phases(phases)
 }
 
-/// Jepsen's register workload: independent keys, each worked on by a group of threads for a
-/// bounded number of random reads, writes (values 0..5) and compare-and-sets, values wrapped as
+/// Jepsen's register workload: independent keys, each worked on by a group of up to 5
+/// threads for 200 random reads, writes (values 0..5) and compare-and-sets, values wrapped as
 /// `[k v]` tuples.
 fn register_generator(concurrency: u32) -> Gen {
-    const OPS_PER_KEY: u64 = 200;
-    let group = concurrency.clamp(1, 5) as usize;
+    register_keys_generator(concurrency.clamp(1, 5) as usize, 200)
+}
+
+/// The register workload with `group` threads on each key and `ops_per_key` operations on it
+/// before they move on to a fresh key (a suite's `--ops-per-key`).
+pub fn register_keys_generator(group: usize, ops_per_key: u64) -> Gen {
     let keys: Vec<Value> = (0..100_000i64).map(Value::Int).collect();
-    gen::concurrent_generator(group, keys, |_| {
+    gen::concurrent_generator(group.max(1), keys, move |_| {
         gen::limit(
-            OPS_PER_KEY,
+            ops_per_key,
             gen::from_fn(|ctx| {
                 let mut rng = ctx.rng();
                 Some(match rng.random_range(0..3) {

@@ -280,6 +280,15 @@ pub trait Suite: Send + Sync {
         Roles::new()
     }
 
+    /// The faults of a `--nemesis` value in rift's vocabulary (`partition`, `kill`,
+    /// `kill-controller`, ...), checked before a cluster is built and telling the cluster
+    /// what it must be able to do (firewall rules, the clock shim). Default:
+    /// [`rift_nemesis::parse_faults_for`]. A suite with fault names of its own (TiKV's
+    /// `partition-pd-leader`, `shuffle-leader`) maps them to the kinds they use.
+    fn nemesis_faults(&self, text: &str, roles: &Roles) -> Result<BTreeSet<String>, String> {
+        rift_nemesis::parse_faults_for(text, roles).map_err(|e| e.to_string())
+    }
+
     /// Adds the suite's own options to `cmd`: `<SuiteArgs as clap::Args>::augment_args(cmd)`.
     fn args(&self, cmd: clap::Command) -> clap::Command {
         cmd

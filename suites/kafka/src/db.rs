@@ -643,18 +643,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     fn db(n: u8) -> KafkaDb {
-        let nodes = (1..=n)
-            .map(|i| {
-                (
-                    format!("n{i}"),
-                    NodeDirs {
-                        address: IpAddr::V4(Ipv4Addr::new(10, 9, 0, i)),
-                        data_dir: PathBuf::from(format!("/r/n{i}/data")),
-                        log_dir: PathBuf::from(format!("/r/n{i}/log")),
-                    },
-                )
-            })
-            .collect();
+        let nodes = rift_control::testkit::fake_node_dirs(n);
         KafkaDb::new(Arc::new(NoRemote), nodes, KafkaDbOptions::default(), 7).unwrap()
     }
 
