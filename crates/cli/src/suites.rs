@@ -14,6 +14,7 @@ pub static SUITES: &[&dyn Suite] = &[
     &rift_nisshi_suite::NisshiSuite,
     &rift_flink_suite::FlinkSuite,
     &rift_postgres::PostgresSuite,
+    &rift_tikv::TikvSuite,
 ];
 
 /// The suite of `--db` when it is not given.
@@ -144,10 +145,10 @@ mod tests {
             let nodes: Vec<String> = vec!["n1".into(), "n2".into(), "n3".into()];
             rift_core::parse_concurrency(s.default_concurrency(), 3).unwrap();
             let roles = s.roles(&nodes);
-            rift_nemesis::parse_faults_for(s.default_nemesis(), &roles).unwrap();
+            s.nemesis_faults(s.default_nemesis(), &roles).unwrap();
             for over_ssh in [false, true] {
                 for n in s.test_all_nemeses(over_ssh) {
-                    rift_nemesis::parse_faults_for(&n, &roles).unwrap();
+                    s.nemesis_faults(&n, &roles).unwrap();
                 }
             }
         }

@@ -310,6 +310,109 @@ fn bad_arguments_exit_254() {
 }
 
 #[test]
+fn tikv_bad_options_are_refused_before_any_cluster() {
+    let store = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["test", "--db", "tikv"],
+            "--db tikv needs PD and TiKV: give --version vX.Y.Z",
+        ),
+        (
+            vec!["test", "--db", "tikv", "--version", "7.5"],
+            "--version \"7.5\": expected a TiKV release such as v7.5.1",
+        ),
+        (
+            vec!["test", "--db", "tikv", "--version", "v4.0.0"],
+            "needs TiKV v5.0.0 or later",
+        ),
+        (
+            vec![
+                "test",
+                "--db",
+                "tikv",
+                "--tarball",
+                "/nonexistent/tidb.tar.gz",
+            ],
+            "--tarball /nonexistent/tidb.tar.gz: no such file",
+        ),
+        (
+            vec![
+                "test",
+                "--db",
+                "tikv",
+                "--version",
+                "v7.5.1",
+                "--nemesis",
+                "partition-all",
+            ],
+            "--nemesis: unknown fault \"partition-all\"; the seed's: partition, partition-one",
+        ),
+        (
+            vec![
+                "test",
+                "--db",
+                "tikv",
+                "--version",
+                "v7.5.1",
+                "--nodes",
+                "n1,n2",
+            ],
+            "--db tikv needs 3 nodes or more",
+        ),
+    ] {
+        let o = rift(store.path(), &args);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// The suite against real TiKV machines over SSH, as the seed runs it: with
+/// `RIFT_TIKV_NODES=host1,...,host5` (root logs in with the default SSH key or
+/// `RIFT_TIKV_SSH_KEY`) and `RIFT_TIKV_TARBALL` (a file uploaded to each node, or a URL each
+/// node fetches), every workload under `partition,kill`; otherwise it says why it skips.
+#[test]
+fn tikv_workloads_on_ssh_nodes_when_given() {
+    let (Ok(nodes), Ok(tarball)) = (
+        std::env::var("RIFT_TIKV_NODES"),
+        std::env::var("RIFT_TIKV_TARBALL"),
+    ) else {
+        println!(
+            "skipped: no TiKV machines: set RIFT_TIKV_NODES=host1,...,host5 and \
+             RIFT_TIKV_TARBALL=FILE|URL (and RIFT_TIKV_SSH_KEY=PATH) to run the TiKV suite over SSH"
+        );
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let key = std::env::var("RIFT_TIKV_SSH_KEY").ok();
+    for workload in ["register", "set", "list-append"] {
+        let mut args = vec![
+            "test",
+            "--db",
+            "tikv",
+            "--workload",
+            workload,
+            "--nodes",
+            &nodes,
+            "--ssh",
+            "--username",
+            "root",
+            "--tarball",
+            &tarball,
+            "--nemesis",
+            "partition,kill",
+            "--time-limit",
+            "60",
+        ];
+        if let Some(k) = &key {
+            args.extend(["--ssh-private-key", k.as_str()]);
+        }
+        let o = rift(store.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{workload}: {}", describe(&o));
+    }
+}
+
+#[test]
 fn postgres_bad_options_are_refused_before_any_cluster() {
     let store = tempfile::tempdir().unwrap();
     for (args, says) in [
