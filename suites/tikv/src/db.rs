@@ -461,9 +461,27 @@ impl TikvDb {
             Proc::Pd => (format!("{a}:{CLIENT_PORT}"), "/health"),
             Proc::Kv => (format!("{a}:{KV_STATUS_PORT}"), "/status"),
         };
-        let r =
-            rift_suite::http::request(&endpoint, "GET", target, &[], b"", Duration::from_secs(2))
-                .await?;
+        let get = |target: &'static str| {
+            let endpoint = endpoint.clone();
+            async move {
+                rift_suite::http::request(
+                    &endpoint,
+                    "GET",
+                    target,
+                    &[],
+                    b"",
+                    Duration::from_secs(2),
+                )
+                .await
+            }
+        };
+        let r = get(target).await?;
+        if proc == Proc::Pd && r.status == 404 {
+            // A PD without the embedded etcd's `/health`: a leader means it serves.
+            let l = get("/pd/api/v1/leader").await?;
+            let l = l.ok(&format!("GET /pd/api/v1/leader at {endpoint}"))?;
+            return pd::parse_leader(&l.text()).map(|_| ());
+        }
         r.ok(&format!("GET {target} at {endpoint}")).map(|_| ())
     }
 
