@@ -141,9 +141,77 @@ pub fn read_ops_bytes(
     Ok((ops, ReadReport::default()))
 }
 
-/// Reads the ops of a history file in any format (detected by [`Format::detect`]).
+/// How a history file is compressed, by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// Zstandard (`28 b5 2f fd`).
+    Zstd,
+}
+
+impl Compression {
+    /// The compression of a file starting with `first_bytes`, if any.
+    pub fn detect(first_bytes: &[u8]) -> Option<Compression> {
+        if first_bytes.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if first_bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
+    }
+
+    /// Its file extension (`gz`, `zst`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gz",
+            Compression::Zstd => "zst",
+        }
+    }
+
+    /// The decompressed bytes of `bytes`; an error names the file and the compression.
+    pub fn decompress(self, bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(4));
+        let res = match self {
+            Compression::Gzip => flate2::read::MultiGzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .map(|_| ()),
+            Compression::Zstd => ruzstd::decoding::StreamingDecoder::new(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+                .and_then(|mut d| d.read_to_end(&mut out).map(|_| ())),
+        };
+        res.map_err(|e| {
+            let what = match self {
+                Compression::Gzip => "gzip",
+                Compression::Zstd => "zstd",
+            };
+            Error::io(
+                path,
+                std::io::Error::new(e.kind(), format!("not a readable {what} file: {e}")),
+            )
+        })?;
+        Ok(out)
+    }
+}
+
+/// Reads the ops of a history file in any format (detected by [`Format::detect`]), gzip or
+/// zstd compressed or not (by its first bytes; the format is then told by the name without
+/// `.gz`/`.zst` and the decompressed content).
 pub fn read_ops_file(path: &Path) -> Result<(Vec<Op>, ReadReport)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if let Some(c) = Compression::detect(&bytes) {
+        let plain = c.decompress(&bytes, path)?;
+        let name = path.with_extension("");
+        let inner = if path.extension().and_then(|e| e.to_str()) == Some(c.extension()) {
+            name.as_path()
+        } else {
+            path
+        };
+        let format = Format::detect(inner, &plain[..plain.len().min(4096)]);
+        return read_ops_bytes(&plain, format, Some(path));
+    }
     let format = Format::detect(path, &bytes[..bytes.len().min(4096)]);
     read_ops_bytes(&bytes, format, Some(path))
 }
@@ -192,6 +260,36 @@ pub fn write_ops_file(path: &Path, format: Format, ops: &[Op]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::value::Value;
+
+    #[test]
+    fn gzip_and_zstd_histories_read_as_the_plain_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("history.edn");
+        let text = "{:type :invoke, :f :read, :value nil, :process 0, :index 0}\n\
+                    {:type :ok, :f :read, :value 3, :process 0, :index 1}\n";
+        std::fs::write(&plain, text).unwrap();
+        let (want, _) = read_ops_file(&plain).unwrap();
+        let gz = dir.path().join("history.edn.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, text.as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let zst = dir.path().join("h.zst");
+        let z = ruzstd::encoding::compress_to_vec(
+            text.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        std::fs::write(&zst, z).unwrap();
+        for f in [&gz, &zst] {
+            let (got, _) = read_ops_file(f).unwrap();
+            assert_eq!(got, want, "{}", f.display());
+        }
+        // Cut short: an error that names the file and the compression, not a parse error.
+        let bytes = std::fs::read(&gz).unwrap();
+        let cut = dir.path().join("cut.edn.gz");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let e = read_ops_file(&cut).unwrap_err().to_string();
+        assert!(e.contains("cut.edn.gz") && e.contains("gzip"), "{e}");
+    }
 
     #[test]
     fn detects_by_extension_then_content() {

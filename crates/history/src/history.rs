@@ -49,9 +49,10 @@ impl History {
     /// Builds a history and pairs each invocation with the next completion of the same process.
     ///
     /// A process that invokes while it still has an operation in flight is an error (Jepsen
-    /// refuses such histories too). A completion with no invocation (a nemesis that only logs
-    /// `info`, a history cut at its start) stays unpaired. Invocations with no completion are
-    /// pending: they may have taken effect, like `info`.
+    /// refuses such histories too), and so is a client's completion with no invocation. A
+    /// nemesis' completion with no invocation (a nemesis that only logs `info`) stays
+    /// unpaired. Ops with no `:process` pair among themselves, as one process. Invocations
+    /// with no completion are pending: they may have taken effect, like `info`.
     pub fn new(ops: Vec<Op>) -> Result<History> {
         let h = History::new_lenient(ops)?;
         match h.problems.first() {
@@ -91,6 +92,14 @@ impl History {
             } else if let Some(inv) = open.remove(&op.process) {
                 pair[inv as usize] = i as u32;
                 pair[i] = inv;
+            } else if op.process.is_client() {
+                // A nemesis may log completions alone; a client never completes what it did
+                // not invoke.
+                problems.push(PairingProblem {
+                    index: op.index,
+                    process: op.process.to_string(),
+                    message: format!("completed ({}) with no invocation", op.ty.as_str()),
+                });
             }
         }
         Ok(History {
@@ -268,6 +277,34 @@ mod tests {
     }
 
     #[test]
+    fn lone_client_completions_are_problems() {
+        let mut nemesis = op(OpType::Info, 0, "start-partition");
+        nemesis.process = Process::Nemesis;
+        let h = History::reindexed(vec![nemesis.clone(), op(OpType::Invoke, 0, "r")]).unwrap();
+        assert!(h.pairing_problems().is_empty());
+        let mut ops = vec![
+            nemesis,
+            op(OpType::Ok, 3, "w"),
+            op(OpType::Invoke, 0, "r"),
+            op(OpType::Ok, 0, "r"),
+        ];
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.index = i as u64;
+        }
+        let h = History::new_lenient(ops.clone()).unwrap();
+        let p: Vec<String> = h
+            .pairing_problems()
+            .iter()
+            .map(|p| p.message.clone())
+            .collect();
+        assert_eq!(p, ["completed (ok) with no invocation"]);
+        assert_eq!(h.pairing_problems()[0].index, 1);
+        assert_eq!(h.pair_of(2), Some(3));
+        let e = History::new(ops).unwrap_err();
+        assert!(e.to_string().contains("with no invocation"), "{e}");
+    }
+
+    #[test]
     fn lenient_pairing_keeps_problems() {
         let h = History::new_lenient(vec![
             op(OpType::Invoke, 0, "r"),
@@ -281,8 +318,10 @@ mod tests {
     }
 
     #[test]
-    fn unmatched_completion_stays_unpaired() {
-        let h = History::reindexed(vec![op(OpType::Info, 0, "r")]).unwrap();
+    fn a_nemesis_completion_alone_stays_unpaired() {
+        let mut o = op(OpType::Info, 0, "r");
+        o.process = Process::Nemesis;
+        let h = History::reindexed(vec![o]).unwrap();
         assert_eq!(h.pair_of(0), None);
     }
 }

@@ -75,7 +75,9 @@ pub mod writer;
 
 pub use edn::EdnWriter;
 pub use error::{Error, Location, Result};
-pub use format::{read_history_file, read_ops_bytes, read_ops_file, write_ops_file, Format};
+pub use format::{
+    read_history_file, read_ops_bytes, read_ops_file, write_ops_file, Compression, Format,
+};
 pub use history::{History, PairingProblem};
 pub use json::{JsonlReader, JsonlWriter, ReadReport};
 pub use op::{Entry, Field, Layout, Op, OpType, Process};

@@ -66,7 +66,28 @@ impl Checker for Linearizable {
             opts.artifact_dir = ctx.dir.clone();
         }
         let outcome = check_history(history, &*self.model, &opts);
-        outcome_result(&outcome, history)
+        let mut r = outcome_result(&outcome, history);
+        // Ops of no client process (no `:process`, or a name) are not checked: a verdict that
+        // left them out can be no better than unknown.
+        let skipped: Vec<&Op> = history
+            .ops()
+            .iter()
+            .filter(|o| !o.is_client() && o.process != Process::Nemesis)
+            .collect();
+        if let Some(first) = skipped.first() {
+            if r.valid == Validity::True {
+                r.valid = Validity::Unknown;
+            }
+            r = r.with(
+                "unchecked-ops",
+                json!({
+                    "count": skipped.len(),
+                    "first-index": first.index,
+                    "why": "not of a client process (no :process, or not an integer): left out",
+                }),
+            );
+        }
+        r
     }
 }
 
