@@ -101,7 +101,7 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 60.0, value_parser = positive_f64)]
     pub time_limit: f64,
     /// Run the test this many times, stopping at the first run that is not valid.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub test_count: u32,
     /// Seed for every random choice (logged and stored; same seed, same choices).
     #[arg(long)]
@@ -457,5 +457,68 @@ mod tests {
             !none.contains("--serializable-reads") && !none.contains("--bug"),
             "{none}"
         );
+    }
+}
+
+/// Whether option `name` (without dashes) holds a secret: a password, a secret key, a token,
+/// credentials. Its value never reaches the store, the log or the web UI.
+pub fn is_secret_option(name: &str) -> bool {
+    ["password", "secret", "token", "credential"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+/// The command line with the values of secret options ([`is_secret_option`]) replaced by
+/// `<redacted>`, in both forms (`--password X` and `--password=X`): what `test.json` keeps.
+pub fn redact_argv(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("<redacted>".to_string());
+            hide_next = false;
+            continue;
+        }
+        if a == "--" {
+            out.push(a);
+            continue;
+        }
+        match a.strip_prefix("--") {
+            Some(opt) if is_secret_option(opt.split('=').next().unwrap_or("")) => {
+                match opt.split_once('=') {
+                    Some((name, _)) => out.push(format!("--{name}=<redacted>")),
+                    None => {
+                        out.push(a.clone());
+                        hide_next = true;
+                    }
+                }
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_are_redacted_in_both_forms() {
+        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            redact_argv(argv(
+                "rift test --password hunter2 --s3-secret-key=abc --nodes a,b --ssh-private-key /k"
+            )),
+            argv(
+                "rift test --password <redacted> --s3-secret-key=<redacted> --nodes a,b --ssh-private-key /k"
+            )
+        );
+        assert_eq!(
+            redact_argv(argv("rift test --password")),
+            argv("rift test --password")
+        );
+        assert!(!is_secret_option("ssh-private-key"));
+        assert!(is_secret_option("password"));
     }
 }

@@ -198,7 +198,7 @@ fn cmd_test(
     let mut rows = Vec::new();
     let mut codes = Vec::new();
     for (w, v, n) in &matrix {
-        for i in 0..a.test_count.max(1) {
+        for i in 0..a.test_count {
             let seed = match a.seed {
                 Some(s) => s.wrapping_add(i as u64),
                 None => fresh_seed(),
@@ -274,9 +274,7 @@ fn common(
             store_root: a.store.clone(),
             time_limit: Some(time_limit),
             op_timeout: Duration::from_secs_f64(a.op_timeout),
-            argv: std::env::args_os()
-                .map(|s| s.to_string_lossy().into_owned())
-                .collect(),
+            argv: args::redact_argv(std::env::args_os().map(|s| s.to_string_lossy().into_owned())),
             progress: true,
             leave_db_running: a.leave_db_running,
             ..RunOptions::default()
@@ -403,6 +401,12 @@ fn cmd_check(a: CheckArgs) -> Result<u8> {
         );
     }
     let history = rift_history::History::new_lenient(ops).map_err(args::bad)?;
+    if history.is_empty() {
+        eprintln!(
+            "rift: {}: the history holds no operations (nothing to check)",
+            a.file.display()
+        );
+    }
     let ctx = match &a.out {
         Some(dir) => rift_checker::CheckContext::in_dir(dir.clone()),
         None => rift_checker::CheckContext::none(),

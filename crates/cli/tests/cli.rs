@@ -310,6 +310,156 @@ fn bad_arguments_exit_254() {
 }
 
 #[test]
+fn histories_that_do_not_pair_are_at_best_unknown_and_empty_ones_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // A read that completes with no invocation, and an op with no :process: both were once
+    // dropped silently, and the history called linearizable.
+    let lone = dir.path().join("lone.edn");
+    std::fs::write(
+        &lone,
+        "{:type :invoke, :f :write, :value 1, :process 0, :index 0}\n\
+         {:type :ok, :f :write, :value 1, :process 0, :index 1}\n\
+         {:type :ok, :f :read, :value 2, :process 1, :index 2}\n",
+    )
+    .unwrap();
+    let noproc = dir.path().join("noproc.edn");
+    std::fs::write(
+        &noproc,
+        "{:type :invoke, :f :write, :value 1, :index 0}\n{:type :ok, :f :write, :value 1, :index 1}\n",
+    )
+    .unwrap();
+    for (file, says) in [
+        (&lone, "completed (ok) with no invocation"),
+        (&noproc, "\"unchecked-ops\""),
+    ] {
+        let f = file.display().to_string();
+        let o = rift(
+            &store,
+            &[
+                "check",
+                "--checker",
+                "linearizable",
+                "--model",
+                "register",
+                &f,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{f}: {}", describe(&o));
+        assert!(describe(&o).contains(says), "{f}: {}", describe(&o));
+    }
+    let empty = dir.path().join("empty.edn");
+    std::fs::write(&empty, "").unwrap();
+    let f = empty.display().to_string();
+    let o = rift(&store, &["check", "--checker", "stats", &f]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the history holds no operations"),
+        "{}",
+        describe(&o)
+    );
+    let o = rift(&store, &["test", "--test-count", "0"]);
+    assert_eq!(o.status.code(), Some(254), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--test-count"));
+}
+
+/// Every file under `dir`, recursively.
+fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    for _ in 0..100 {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+            c.write_all(req.as_bytes()).unwrap();
+            let mut body = Vec::new();
+            c.read_to_end(&mut body).unwrap();
+            return String::from_utf8_lossy(&body).into_owned();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("rift serve never answered on port {port}");
+}
+
+#[test]
+fn a_password_never_reaches_the_store_the_log_or_the_web_pages() {
+    let store = tempfile::tempdir().unwrap();
+    let secret = "pw-6b1f0c2e-never-stored";
+    let o = rift(
+        store.path(),
+        &[
+            "test",
+            "--db",
+            "mem",
+            "--workload",
+            "set",
+            "--time-limit",
+            "1",
+            "--password",
+            secret,
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(!describe(&o).contains(secret), "the output holds it");
+    for f in all_files(store.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{} holds it",
+            f.display()
+        );
+    }
+    let run = latest(store.path());
+    let test_json = std::fs::read_to_string(run.join("test.json")).unwrap();
+    assert!(test_json.contains("<redacted>"), "{test_json}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_rift"))
+        .args(["serve", "--port", &port.to_string(), "--store"])
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let time = run.file_name().unwrap().to_string_lossy().into_owned();
+    let test = run
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let pages = [
+        http_get(port, "/"),
+        http_get(port, &format!("/run/{test}/{time}")),
+        http_get(port, &format!("/files/{test}/{time}/test.json")),
+    ];
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(pages[2].contains("<redacted>"), "{}", pages[2]);
+    for p in &pages {
+        assert!(p.starts_with("HTTP/1.1 200"), "{}", &p[..p.len().min(200)]);
+        assert!(!p.contains(secret), "a page holds it");
+    }
+}
+
+#[test]
 fn tikv_bad_options_are_refused_before_any_cluster() {
     let store = tempfile::tempdir().unwrap();
     for (args, says) in [
