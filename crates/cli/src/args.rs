@@ -353,9 +353,12 @@ fn for_suite(cmd: clap::Command, suite: Option<&'static dyn Suite>) -> clap::Com
             ))
         })
         .mut_arg("rate", |a| {
+            let default = match s.default_rate_per_thread() {
+                Some(r) => format!("{r} per client thread"),
+                None => s.default_rate_hz().unwrap_or(DEFAULT_RATE_HZ).to_string(),
+            };
             a.help(format!(
-                "Total client operations per second (0: as fast as possible; default: {})",
-                s.default_rate_hz().unwrap_or(DEFAULT_RATE_HZ)
+                "Total client operations per second (0: as fast as possible; default: {default})"
             ))
         })
         .mut_arg("nemesis", |a| {

@@ -262,6 +262,9 @@ fn common(
         time_limit,
         rate_hz: a
             .rate
+            .or(suite
+                .default_rate_per_thread()
+                .map(|r| r * f64::from(concurrency)))
             .or(suite.default_rate_hz())
             .unwrap_or(args::DEFAULT_RATE_HZ),
         nemesis: nemesis.to_string(),

@@ -462,6 +462,16 @@ fn a_password_never_reaches_the_store_the_log_or_the_web_pages() {
 #[test]
 fn tikv_bad_options_are_refused_before_any_cluster() {
     let store = tempfile::tempdir().unwrap();
+    // The suite's options and its per-thread default rate are in its help.
+    let o = rift(store.path(), &["test", "--db", "tikv", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for says in [
+        "--nemesis-schedule",
+        "--ops-per-key",
+        "default: 10 per client thread",
+    ] {
+        assert!(help.contains(says), "{says}: {help}");
+    }
     for (args, says) in [
         (
             vec!["test", "--db", "tikv"],

@@ -247,6 +247,12 @@ pub trait Suite: Send + Sync {
         None
     }
 
+    /// `--rate` when not given, per client thread (a seed whose `--rate` is per thread, as
+    /// tikv/jepsen-test's); it wins over [`Suite::default_rate_hz`]. None: not per thread.
+    fn default_rate_per_thread(&self) -> Option<f64> {
+        None
+    }
+
     /// How many nodes (`n1..nN`) a run of `workload` gets when `--nodes` and `--nodes-file`
     /// are not given; `m` holds the suite's options (`--replicas N` may say).
     fn default_node_count(&self, _m: &clap::ArgMatches, _workload: &str) -> usize {

@@ -6,7 +6,6 @@ use crate::client::{ClientOptions, TikvClient, Workload, WORKLOADS};
 use crate::db::{TikvDb, TikvOptions};
 use crate::gen::{NemesisOptions, Schedule};
 use crate::nemesis::TikvNemesis;
-use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches};
 use rift_checker::{Checker, CheckerOptions, Compose};
 use rift_core::{Db, Test};
@@ -80,7 +79,7 @@ pub struct Resolved {
     pub workload: Workload,
     /// The tarballs.
     pub sources: Vec<String>,
-    /// The seed's faults and rift's faults of `--nemesis`.
+    /// The seed's faults of `--nemesis`.
     pub faults: crate::gen::SeedFaults,
     /// rift's faults of `--nemesis` (names the seed does not have).
     pub rift_faults: BTreeSet<String>,
@@ -296,12 +295,7 @@ pub fn test_name(r: &Resolved, nemesis: &str) -> String {
 }
 
 /// Builds one run on `place`.
-pub fn build_test(
-    a: &TikvArgs,
-    m: Option<&ArgMatches>,
-    common: &Common,
-    place: &Place,
-) -> Result<Test, SuiteError> {
+pub fn build_test(a: &TikvArgs, common: &Common, place: &Place) -> Result<Test, SuiteError> {
     let r = a.resolve(common)?;
     let nodes = place.nodes();
     let roles = roles_of(&nodes);
@@ -335,12 +329,7 @@ pub fn build_test(
         nodes.clone(),
         common.seed,
     ));
-    // The seed's --rate is per thread (10 by default): without --rate, 10 per thread.
-    let mut common = common.clone();
-    if m.is_some_and(|m| m.value_source("rate") != Some(ValueSource::CommandLine)) {
-        common.rate_hz = 10.0 * f64::from(common.concurrency);
-    }
-    let generator = generator(a, &r, &common, phase);
+    let generator = generator(a, &r, common, phase);
     let client = TikvClient::new(ClientOptions {
         workload: r.workload,
         pd_endpoints: db.pd_endpoints(),
@@ -404,6 +393,11 @@ impl Suite for TikvSuite {
         "10"
     }
 
+    /// The seed's `--rate` is per thread, 10 by default.
+    fn default_rate_per_thread(&self) -> Option<f64> {
+        Some(10.0)
+    }
+
     fn test_all_nemeses(&self, _over_ssh: bool) -> Vec<String> {
         vec!["none".into(), "partition,kill".into()]
     }
@@ -440,7 +434,7 @@ impl Suite for TikvSuite {
     ) -> Result<Test, SuiteError> {
         let a = TikvArgs::from_arg_matches(m)?;
         let place = place.ok_or_else(|| SuiteError::failed("the tikv suite needs nodes"))?;
-        build_test(&a, Some(m), common, place)
+        build_test(&a, common, place)
     }
 
     fn checker(&self, spec: &serde_json::Value) -> Result<Box<dyn Checker>, String> {

@@ -220,13 +220,7 @@ fn run_real(tag: char, workload: &str, nemesis: &str, secs: u64) -> Option<(Vali
     common.nemesis_interval_s = 10.0;
     common.run.store_root = store.path().to_path_buf();
     common.run.time_limit = Some(common.time_limit);
-    let test = build_test(
-        &args(&["--tarball", &t]),
-        None,
-        &common,
-        &Place::Local(c.clone()),
-    )
-    .unwrap();
+    let test = build_test(&args(&["--tarball", &t]), &common, &Place::Local(c.clone())).unwrap();
     println!("running {}", test.name);
     let out = rift_core::run(test).unwrap();
     for n in c.nodes() {
