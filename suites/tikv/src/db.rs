@@ -33,6 +33,11 @@ use tokio::sync::watch;
 pub const KV_PORT: u16 = 20160;
 /// TiKV's status (HTTP) port.
 pub const KV_STATUS_PORT: u16 = 20180;
+/// What TiKV is started through (`sh -c RAISE_NOFILE tikv-server ARGS...`): it raises the
+/// open-files limit (TiKV wants 82,920 or more) and execs the binary, keeping the pid.
+pub const RAISE_NOFILE: &str =
+    "ulimit -n 1048576 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"";
+
 /// The seed's start-up deadline per process.
 pub const START_DEADLINE: Duration = Duration::from_secs(300);
 
@@ -346,14 +351,7 @@ impl TikvDb {
         let (bin, args) = match proc {
             Proc::Pd => (bins.pd.clone(), self.pd_args(node)?),
             Proc::Kv => {
-                // `sh -c SCRIPT tikv-server ARGS...`: the script raises the open-files
-                // limit (TiKV wants 82,920 or more) and execs the binary, keeping the pid.
-                let mut a = vec![
-                    "-c".to_string(),
-                    "ulimit -n 1048576 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\""
-                        .to_string(),
-                    bins.kv.clone(),
-                ];
+                let mut a = vec!["-c".to_string(), RAISE_NOFILE.to_string(), bins.kv.clone()];
                 a.extend(self.kv_args(node)?);
                 ("sh".to_string(), a)
             }
@@ -801,8 +799,9 @@ mod tests {
         let s = db.spec("n3", Proc::Kv, &bins).unwrap();
         assert_eq!(s.bin, "sh");
         assert_eq!(s.args[0], "-c");
-        assert!(s.args[1].starts_with("ulimit -n 1048576"), "{}", s.args[1]);
-        assert!(s.args[1].ends_with("exec \"$0\" \"$@\""));
+        assert_eq!(s.args[1], RAISE_NOFILE);
+        assert!(RAISE_NOFILE.starts_with("ulimit -n 1048576"));
+        assert!(RAISE_NOFILE.ends_with("exec \"$0\" \"$@\""));
         assert_eq!(
             &s.args[2..],
             [
@@ -831,7 +830,7 @@ mod tests {
         let out = std::process::Command::new("sh")
             .args([
                 "-c",
-                "ulimit -n 1048576 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"",
+                RAISE_NOFILE,
                 "sh",
                 "-c",
                 "echo $$ $(ulimit -n) \"$0\"",

@@ -175,7 +175,7 @@ pub fn unpack_script(staged: &[String], dest: &str, key: &str) -> String {
 /// returns the binaries. A URL is fetched with curl first.
 pub fn install_local(sources: &[String]) -> Result<Binaries, SuiteError> {
     let key = source_key(sources);
-    let dest = rift_control::cache_dir().join("tikv").join(&key);
+    let dest = local_dir(sources);
     let marker = dest.join(".rift-unpacked");
     let mut staged = Vec::new();
     let mut downloads = Vec::new();
