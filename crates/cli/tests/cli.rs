@@ -21,6 +21,14 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `args` exit 254 (bad arguments) with `says` on stderr.
+fn assert_refused(store: &Path, args: &[&str], says: &str) {
+    let o = rift(store, args);
+    assert_eq!(o.status.code(), Some(254), "{args:?}: {}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(says), "{args:?}: {err}");
+}
+
 fn describe(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -520,10 +528,7 @@ fn tikv_bad_options_are_refused_before_any_cluster() {
             "--db tikv needs 3 nodes or more",
         ),
     ] {
-        let o = rift(store.path(), &args);
-        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", describe(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{args:?}: {err}");
+        assert_refused(store.path(), &args, says);
     }
 }
 
@@ -597,10 +602,7 @@ fn postgres_bad_options_are_refused_before_any_cluster() {
             "--replica-reads needs replicas",
         ),
     ] {
-        let o = rift(store.path(), &args);
-        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", describe(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{args:?}: {err}");
+        assert_refused(store.path(), &args, says);
     }
 }
 
