@@ -8,6 +8,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use rift_history::OpType;
 
 /// What every chart draws from.
 pub struct Ctx<'a> {
@@ -78,6 +79,9 @@ fn f_legend(d: &Data, used: &[bool]) -> Vec<(Mark, String)> {
         .collect()
 }
 
+/// The SVG raw-latency plot keeps one ok point per cell of this many pixels square per series.
+pub const OK_CELL: u32 = 4;
+
 /// `latency-raw`: every completion's latency against its invocation time.
 pub struct RawLatency<'a>(pub &'a Ctx<'a>);
 
@@ -110,6 +114,15 @@ impl Chart for RawLatency<'_> {
         mesh(&mut chart, "latency (ms)", true)?;
         let faults = draw_faults(&mut chart, c.regions, c.specs, y)?;
         let (w, h) = root.dim_in_pixel();
+        // Points drawn where an earlier point of the same series already sits add nothing to
+        // the picture but bytes: a PNG keeps one point per pixel per series; an SVG keeps one
+        // ok point per OK_CELL x OK_CELL pixels per series (its markers are wider than a cell,
+        // so the cloud looks the same) and every fail and info point.
+        let cell = |slot: u16| match (svg, TYPES[slot as usize]) {
+            (false, _) => Some(1),
+            (true, OpType::Ok) => Some(OK_CELL),
+            (true, _) => None,
+        };
         let mut seen = vec![0u64; (w as usize * h as usize).div_ceil(64)];
         let (mut total, mut shown) = (0usize, 0usize);
         let mut used_f = vec![false; d.fs.len()];
@@ -126,12 +139,19 @@ impl Chart for RawLatency<'_> {
                     total += 1;
                     let v = (p.t_s as f64, (p.latency_ms as f64).clamp(y.0, y.1));
                     let (px, py) = chart.backend_coord(&v);
-                    if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
-                        let i = py as usize * w as usize + px as usize;
-                        if seen[i / 64] & (1 << (i % 64)) != 0 {
-                            continue;
+                    if let Some(cell) = cell(slot) {
+                        if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
+                            let (row_len, cx, cy) = (
+                                w.div_ceil(cell) as usize,
+                                px as usize / cell as usize,
+                                py as usize / cell as usize,
+                            );
+                            let i = cy * row_len + cx;
+                            if seen[i / 64] & (1 << (i % 64)) != 0 {
+                                continue;
+                            }
+                            seen[i / 64] |= 1 << (i % 64);
                         }
-                        seen[i / 64] |= 1 << (i % 64);
                     }
                     pts.push(v);
                 }
@@ -147,7 +167,9 @@ impl Chart for RawLatency<'_> {
         }
         let mut text = format!("{} latency (raw)", c.name);
         if svg && shown < total {
-            text += &format!(" - SVG shows {shown} of {total} points (one per pixel per series)");
+            text += &format!(
+                " - SVG shows {shown} of {total} points (ok: one per {OK_CELL}x{OK_CELL} px per series; every fail and info)"
+            );
         }
         title(&area, text.trim())?;
         let mut legend = f_legend(d, &used_f);

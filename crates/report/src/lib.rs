@@ -70,6 +70,7 @@ pub mod faults;
 pub mod font;
 pub mod plot;
 pub mod summary;
+mod svg;
 pub mod timeline;
 pub mod util;
 

@@ -91,7 +91,7 @@ pub fn emit<C: Chart>(
                 message,
             })?;
         }
-        write_atomic(&path, text.as_bytes())?;
+        write_atomic(&path, crate::svg::compact(&text).as_bytes())?;
         files.push(path);
     }
     Ok(files)

@@ -439,3 +439,63 @@ fn untimed_knossos_history_counts_without_plotting() {
     let html = read(dir.path(), "timeline.html");
     assert_eq!(html.matches("class=\"op ").count() as u64, n / 2 + n % 2);
 }
+
+/// Markers (circle, rect, polygon) drawn in `color` in an SVG, whether the colour is on the
+/// element or on the group around it; the legend's 12 px swatches are not markers.
+fn markers(svg: &str, color: &str) -> usize {
+    let fill = format!("fill=\"{color}\"");
+    let mut group_fill = false;
+    let mut n = 0;
+    for line in svg.lines() {
+        if line.starts_with("<g") {
+            group_fill = line.contains(&fill);
+        } else if line.starts_with("</g>") {
+            group_fill = false;
+        } else if ["<circle", "<rect", "<polygon"]
+            .iter()
+            .any(|t| line.starts_with(t))
+            && (group_fill || line.contains(&fill))
+            && !line.contains("width=\"12\"")
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn raw_latency_svg_bins_dense_ok_points_and_keeps_every_fail_and_info() {
+    // 20,000 ok reads packed into a few pixels, then 300 fails and 200 infos that all land on
+    // one and the same pixel.
+    let mut spec = Vec::new();
+    let mut t = 0;
+    for i in 0..20_000 {
+        spec.push((t, "invoke", 0, "read", Value::Nil));
+        spec.push((t + 5 + (i % 3), "ok", 0, "read", Value::Int(1)));
+        t += 1;
+    }
+    for (ty, n, first) in [("fail", 300, 1_000), ("info", 200, 2_000)] {
+        for p in first..first + n {
+            spec.push((t, "invoke", p, "read", Value::Nil));
+        }
+        for p in first..first + n {
+            spec.push((t + 7, ty, p, "read", Value::Nil));
+        }
+    }
+    let h = ops(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    render(
+        &h,
+        &FaultSpec::defaults(),
+        dir.path(),
+        "dense",
+        &ReportOptions::default(),
+    )
+    .unwrap();
+    let svg = read(dir.path(), "latency-raw.svg");
+    assert_eq!(markers(&svg, "#D55E00"), 300, "every fail is drawn");
+    assert_eq!(markers(&svg, "#E69F00"), 200, "every info is drawn");
+    let ok = markers(&svg, "#0072B2");
+    assert!(ok > 0 && ok < 2_000, "ok points binned: {ok}");
+    assert!(svg.contains(&format!("SVG shows {} of 20500 points", ok + 500)));
+}
