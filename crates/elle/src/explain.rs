@@ -89,6 +89,7 @@ pub fn step(ctx: &Ctx, idx: &Index, a: u32, b: u32, rel: u8, an: &str, bn: &str)
             let text = match rel {
                 WR => format!("{an} wrote {k} = {}, which was read by {bn}", x.2),
                 WW => format!("{an} set key {k} to {}, and {bn} set it to {}, which came later in the version order", x.2, y.2),
+                _ if x.2.is_nil() => format!("{an} read key {k} in its initial state (nil), and {bn} set it to {}, which came later in the version order", y.2),
                 _ => format!("{an} read key {k} = {}, and {bn} set it to {}, which came later in the version order", x.2, y.2),
             };
             (data, text)
@@ -164,9 +165,12 @@ fn append_step(
                     }
                 });
                 let Some(am) = am else { continue };
+                // The JSON names the initial state as Elle's own output does ("init" here, nil
+                // in rw-register), so it compares clean with Elle's; the words say "initial
+                // state" in both.
                 let value = pv.map_or(json!("init"), vj);
                 let text = match pv {
-                    None => format!("{an} read key {k} as empty, and {bn} appended {} to it", mop.value),
+                    None => format!("{an} read key {k} in its initial state (empty), and {bn} appended {} to it", mop.value),
                     Some(pv) => format!("{an} read key {k} ending in {pv}, which did not include {bn}'s append of {}", mop.value),
                 };
                 return (

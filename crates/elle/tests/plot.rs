@@ -134,3 +134,21 @@ fn graphviz_dot_draws_the_cycle() {
     assert!(p.svg.contains(">T1 (op 2, process 0)</text>"), "{}", p.svg);
     assert_eq!(p.svg.matches(">rw</text>").count(), 2, "{}", p.svg);
 }
+
+/// The explanations of a write skew name the initial state the same way in both workloads.
+#[test]
+fn explanations_name_the_initial_state_alike() {
+    for (workload, history, what) in [
+        (Workload::ListAppend, SKEW, "in its initial state (empty)"),
+        (
+            Workload::RwRegister,
+            "wx1 ry | wy1 rx",
+            "in its initial state (nil)",
+        ),
+    ] {
+        let h = parse_history(history).unwrap();
+        let a = analyze(workload, &h, &Options::default(), false);
+        let text = a.texts.values().flatten().cloned().collect::<String>();
+        assert!(text.contains(what), "{workload:?}: {text}");
+    }
+}
