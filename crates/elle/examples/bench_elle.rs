@@ -2,7 +2,8 @@
 //! at most 32 appends per key before it is retired for a fresh one, as Elle's own generator
 //! does with `max-writes-per-key` 32; 10 processes, realtime edges on) checked under
 //! strict-serializable, and huge-scc.edn.
-//! Run: `cargo run --release -p rift-elle --example bench_elle [TXNS] [KEYS] [WRITES_PER_KEY]`.
+//! Run: `cargo run --release -p rift-elle --example bench_elle [TXNS] [KEYS] [WRITES_PER_KEY]`;
+//! with `SAVE_HISTORY=FILE.edn` (or `.jsonl`) the generated history is also written there.
 //!
 //! Memory is reported in two parts: the history itself (resident growth while generating it,
 //! per txn) and the checker's own peak above the history (the peak-RSS mark is reset before
@@ -63,6 +64,18 @@ fn main() {
     let h = history(Workload::ListAppend, &o, 42);
     let gen_s = t.elapsed().as_secs_f64();
     let rss1 = status_kb("VmRSS:");
+    if let Some(path) = std::env::var_os("SAVE_HISTORY") {
+        // For `rift check` on a file: EDN when the name ends in .edn, else JSONL.
+        let path = std::path::PathBuf::from(path);
+        let format = if path.extension().is_some_and(|e| e == "edn") {
+            rift_history::Format::Edn
+        } else {
+            rift_history::Format::Jsonl
+        };
+        rift_history::write_ops_file(&path, format, h.ops()).expect("write history");
+        let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+        println!("saved {} ({:.0} MB)", path.display(), len as f64 / 1e6);
+    }
     reset_peak();
     let base = status_kb("VmRSS:");
     let t = Instant::now();

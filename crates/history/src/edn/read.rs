@@ -24,10 +24,11 @@ pub(crate) enum Next {
 
 /// A collection or prefix waiting for its elements.
 enum Frame {
-    /// `[`, `(` or `#{` (kind `b'['`, `b'('`, `b'#'`), its elements, where it opened.
-    Seq(u8, Vec<Value>, usize),
-    /// `{`: entries, a key waiting for its value, where it opened.
-    Map(Vec<(Value, Value)>, Option<Value>, usize),
+    /// `[`, `(` or `#{` (kind `b'['`, `b'('`, `b'#'`), where its elements start on the value
+    /// stack, where it opened.
+    Seq(u8, usize, usize),
+    /// `{`: where its keys and values (alternating) start on the value stack, where it opened.
+    Map(usize, usize),
     /// `#tag`: wraps the next value.
     Tag(Name, usize),
     /// `#:ns{...}`: qualifies the keys of the next map.
@@ -67,6 +68,9 @@ pub(crate) struct Parser<'a> {
     pub(crate) end: usize,
     path: Option<&'a Path>,
     stack: Vec<Frame>,
+    /// The elements of the open collections, innermost last: a collection takes its own off
+    /// the top when it closes, into a vector of exactly their number.
+    vals: Vec<Value>,
 }
 
 impl<'a> Parser<'a> {
@@ -78,6 +82,7 @@ impl<'a> Parser<'a> {
             end: bytes.len(),
             path,
             stack: Vec::with_capacity(16),
+            vals: Vec::with_capacity(64),
         };
         if bytes.starts_with(b"\xef\xbb\xbf") {
             p.pos = 3; // UTF-8 byte order mark
@@ -155,7 +160,7 @@ impl<'a> Parser<'a> {
         let base = self.stack.len();
         let r = self.read_next_from(base);
         if r.is_err() {
-            self.stack.truncate(base);
+            self.unwind_to(base);
         }
         r
     }
@@ -167,7 +172,7 @@ impl<'a> Parser<'a> {
             let Some(c) = self.peek() else {
                 if self.stack.len() > base {
                     let e = self.unclosed(self.pos);
-                    self.stack.truncate(base);
+                    self.unwind_to(base);
                     return Err(e);
                 }
                 return Ok(Next::Eof);
@@ -176,8 +181,8 @@ impl<'a> Parser<'a> {
                 b'[' | b'(' | b'{' => {
                     self.pos += 1;
                     let frame = match c {
-                        b'{' => Frame::Map(Vec::new(), None, start),
-                        _ => Frame::Seq(c, Vec::new(), start),
+                        b'{' => Frame::Map(self.vals.len(), start),
+                        _ => Frame::Seq(c, self.vals.len(), start),
                     };
                     self.push(frame, base)?;
                     continue;
@@ -234,10 +239,24 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Drops the frames above `base` and the elements they held.
+    fn unwind_to(&mut self, base: usize) {
+        let first = self.stack.get(base..).and_then(|fs| {
+            fs.iter().find_map(|f| match f {
+                Frame::Seq(_, mark, _) | Frame::Map(mark, _) => Some(*mark),
+                _ => None,
+            })
+        });
+        if let Some(mark) = first {
+            self.vals.truncate(mark);
+        }
+        self.stack.truncate(base);
+    }
+
     fn push(&mut self, frame: Frame, base: usize) -> Result<()> {
         if self.stack.len() - base >= MAX_DEPTH {
             let pos = self.pos;
-            self.stack.truncate(base);
+            self.unwind_to(base);
             return Err(self.err(pos, None, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.stack.push(frame);
@@ -251,15 +270,8 @@ impl<'a> Parser<'a> {
                 return Some(v);
             }
             match self.stack.last_mut() {
-                Some(Frame::Seq(_, xs, _)) => {
-                    xs.push(v);
-                    return None;
-                }
-                Some(Frame::Map(entries, pending, _)) => {
-                    match pending.take() {
-                        Some(k) => entries.push((k, v)),
-                        None => *pending = Some(v),
-                    }
+                Some(Frame::Seq(..) | Frame::Map(..)) => {
+                    self.vals.push(v);
                     return None;
                 }
                 Some(Frame::Skip(_)) => {
@@ -285,12 +297,22 @@ impl<'a> Parser<'a> {
     fn close(&mut self, c: u8, at: usize, base: usize) -> Result<Value> {
         let frame = self.stack.pop();
         let v = match (frame, c) {
-            (Some(Frame::Seq(b'[', xs, _)), b']') => Value::Vector(xs),
-            (Some(Frame::Seq(b'(', xs, _)), b')') => Value::List(xs),
-            (Some(Frame::Seq(b'#', xs, _)), b'}') => Value::Set(xs),
-            (Some(Frame::Map(e, None, _)), b'}') => Value::Map(e),
-            (Some(Frame::Map(_, Some(k), open)), b'}') => {
-                self.stack.truncate(base);
+            (Some(Frame::Seq(b'[', mark, _)), b']') => Value::Vector(self.vals.split_off(mark)),
+            (Some(Frame::Seq(b'(', mark, _)), b')') => Value::List(self.vals.split_off(mark)),
+            (Some(Frame::Seq(b'#', mark, _)), b'}') => Value::Set(self.vals.split_off(mark)),
+            (Some(Frame::Map(mark, _)), b'}') if (self.vals.len() - mark).is_multiple_of(2) => {
+                let mut entries = Vec::with_capacity((self.vals.len() - mark) / 2);
+                let mut kvs = self.vals.drain(mark..);
+                while let (Some(k), Some(v)) = (kvs.next(), kvs.next()) {
+                    entries.push((k, v));
+                }
+                drop(kvs);
+                Value::Map(entries)
+            }
+            (Some(Frame::Map(mark, open)), b'}') => {
+                let k = self.vals.pop().unwrap_or_default();
+                self.vals.truncate(mark);
+                self.unwind_to(base);
                 let l = self.location(open);
                 return Err(self.err(
                     at,
@@ -303,8 +325,11 @@ impl<'a> Parser<'a> {
                 ));
             }
             (Some(frame), _) => {
+                if let Frame::Seq(_, mark, _) | Frame::Map(mark, _) = frame {
+                    self.vals.truncate(mark);
+                }
                 let msg = match &frame {
-                    Frame::Seq(_, _, open) | Frame::Map(_, _, open) => {
+                    Frame::Seq(_, _, open) | Frame::Map(_, open) => {
                         let l = self.location(*open);
                         format!(
                             "expected `{}` to close the collection opened at line {} column {}, \
@@ -320,7 +345,7 @@ impl<'a> Parser<'a> {
                         c as char
                     ),
                 };
-                self.stack.truncate(base);
+                self.unwind_to(base);
                 return Err(self.err(at, None, msg));
             }
             (None, _) => return Err(self.err(at, None, format!("unexpected `{}`", c as char))),
@@ -334,7 +359,7 @@ impl<'a> Parser<'a> {
             return self.err(at, None, "unexpected end of input");
         };
         let (what, open) = match frame {
-            Frame::Seq(_, _, o) | Frame::Map(_, _, o) => ("a closing delimiter", *o),
+            Frame::Seq(_, _, o) | Frame::Map(_, o) => ("a closing delimiter", *o),
             Frame::Tag(_, o) | Frame::Skip(o) => ("a value", *o),
             Frame::Ns(_) => ("a map", at),
         };
@@ -362,13 +387,13 @@ impl<'a> Parser<'a> {
             .copied()
             .filter(|_| self.pos + 1 < self.end);
         let fail = |p: &mut Parser, msg: String| {
-            p.stack.truncate(base);
+            p.unwind_to(base);
             Err(p.err(start, None, msg))
         };
         match next {
             Some(b'{') => {
                 self.pos += 2;
-                self.push(Frame::Seq(b'#', Vec::new(), start), base)?;
+                self.push(Frame::Seq(b'#', self.vals.len(), start), base)?;
                 Ok(None)
             }
             Some(b'_') => {

@@ -27,15 +27,30 @@ pub(crate) struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     pub pos: usize,
+    /// The elements of the arrays being read, innermost last: an array takes its own off the
+    /// top when it closes, into a vector of exactly their number (no spare capacity held).
+    vals: Vec<Value>,
 }
 
 impl<'a> Parser<'a> {
     pub fn new(s: &'a str) -> Parser<'a> {
+        Parser::with_scratch(s, Vec::new())
+    }
+
+    /// A parser that uses `vals` (emptied) as its element stack, to reuse its allocation.
+    pub fn with_scratch(s: &'a str, mut vals: Vec<Value>) -> Parser<'a> {
+        vals.clear();
         Parser {
             s,
             b: s.as_bytes(),
             pos: 0,
+            vals,
         }
+    }
+
+    /// The element stack, for the next [`Parser::with_scratch`].
+    pub fn into_scratch(self) -> Vec<Value> {
+        self.vals
     }
 
     fn err<T>(&self, msg: impl Into<String>) -> R<T> {
@@ -275,26 +290,34 @@ impl<'a> Parser<'a> {
     fn array(&mut self, depth: usize) -> R<Vec<Value>> {
         self.check_depth(depth)?;
         self.expect(b'[', "[")?;
-        let mut out = Vec::new();
         self.ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(out);
+            return Ok(Vec::new());
         }
+        let mark = self.vals.len();
         loop {
-            out.push(self.value(depth)?);
+            let v = match self.value(depth) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.vals.truncate(mark);
+                    return Err(e);
+                }
+            };
+            self.vals.push(v);
             self.ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(self.vals.split_off(mark));
                 }
                 _ => {
+                    self.vals.truncate(mark);
                     return self.err(format!(
                         "expected , or ] in an array, found {}",
                         self.found()
-                    ))
+                    ));
                 }
             }
         }

@@ -342,6 +342,7 @@ fn read_jsonl_str(text: &str, path: Option<&Path>) -> Result<(Vec<Op>, ReadRepor
     let mut report = ReadReport::default();
     let mut line_no = 0u64;
     let mut rest = text;
+    let mut scratch = Vec::new();
     while !rest.is_empty() {
         line_no += 1;
         let (line, next, had_newline) = match memchr(b'\n', rest.as_bytes()) {
@@ -349,7 +350,7 @@ fn read_jsonl_str(text: &str, path: Option<&Path>) -> Result<(Vec<Op>, ReadRepor
             None => (rest, &rest[rest.len()..], false),
         };
         rest = next;
-        match parse_line(line) {
+        match parse_line_with(line, &mut scratch) {
             Ok(None) => {}
             Ok(Some(mut op)) => {
                 if op.index == u64::MAX {
@@ -369,7 +370,18 @@ fn read_jsonl_str(text: &str, path: Option<&Path>) -> Result<(Vec<Op>, ReadRepor
 
 /// One JSONL line: None when blank.
 fn parse_line(line: &str) -> Result<Option<Op>, parse::PErr> {
-    let mut p = parse::Parser::new(line);
+    parse_line_with(line, &mut Vec::new())
+}
+
+/// [`parse_line`] with a reusable element stack.
+fn parse_line_with(line: &str, scratch: &mut Vec<Value>) -> Result<Option<Op>, parse::PErr> {
+    let mut p = parse::Parser::with_scratch(line, std::mem::take(scratch));
+    let r = parse_op_line(&mut p);
+    *scratch = p.into_scratch();
+    r
+}
+
+fn parse_op_line(p: &mut parse::Parser<'_>) -> Result<Option<Op>, parse::PErr> {
     if p.at_end() {
         return Ok(None);
     }
