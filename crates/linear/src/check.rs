@@ -145,9 +145,12 @@ pub fn check_history(history: &History, model: &dyn Model, opts: &Options) -> Ou
 }
 
 /// Searches every partition, in rounds: each round gives every unfinished partition a slice
-/// of steps (4096, then 4x more each round), in parallel. A partition that fails quickly is
+/// of steps (4096, then 4x more each round), in parallel from the second round on. A partition that fails quickly is
 /// found quickly even when another one is slow; with `stop_on_failure` the rounds end after
 /// the first round with a violation (the others stay unfinished: None).
+/// Steps each partition gets in the first round of [`search_all`].
+const FIRST_SLICE: u64 = 4096;
+
 fn search_all(
     parts: &[crate::prepare::Partition],
     model: &dyn Model,
@@ -158,11 +161,13 @@ fn search_all(
         .iter()
         .map(|p| (Search::new(p, model), None))
         .collect();
-    let mut slice = 4096u64;
+    let mut slice = FIRST_SLICE;
     loop {
         let open = searches.iter().filter(|(_, r)| r.is_none()).count();
-        if open <= 1 {
-            // One search left: no thread pool (its idle workers would only burn CPU).
+        // The first round runs on this thread: most partitions finish within its slice, and
+        // a thread pool's idle workers would spin for longer than they take. The pool starts
+        // with the second round, for partitions that proved to need more; never for one.
+        if open <= 1 || slice == FIRST_SLICE {
             for (s, r) in searches.iter_mut().filter(|(_, r)| r.is_none()) {
                 *r = s.run(budget, slice);
             }
