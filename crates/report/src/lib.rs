@@ -5,7 +5,8 @@
 //! [`render_run`] reads them in one streaming pass and writes, next to them:
 //! - `latency-raw.png`/`.svg`: every client completion's latency (ms, log axis) against its
 //!   invocation time (s); colour by type (ok blue, info orange, fail vermillion), marker shape
-//!   by `f`.
+//!   by `f`. The SVG draws every fail and info point and one ok point per
+//!   [`charts::OK_CELL`]-pixel square per `f` (the PNG one per pixel), so it stays small.
 //! - `latency-quantiles.png`/`.svg`: p50, p95, p99 and max latency per `f` per time bucket.
 //! - `rate.png`/`.svg`: completions per second per `f` and type (linear axis).
 //! - `clock-skew.png`/`.svg`, when clock nemesis completions (`check-offsets`, `bump`,
