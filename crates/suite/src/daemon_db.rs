@@ -166,9 +166,13 @@ pub struct DaemonDb<D> {
     pub start_grace: Duration,
 }
 
-fn ctl(e: rift_control::ControlError) -> RiftError {
+/// A control-layer failure (a remote command, a file transfer, a daemon) as a suite's error,
+/// of kind `control`.
+pub fn control_error(e: rift_control::ControlError) -> RiftError {
     RiftError::new("control", e.to_string())
 }
+
+use control_error as ctl;
 
 impl<D: Daemon> DaemonDb<D> {
     /// `daemon` on `nodes`.

@@ -68,7 +68,7 @@ pub mod parse;
 mod place;
 mod role_db;
 
-pub use daemon_db::{run_script, Daemon, DaemonDb, Files};
+pub use daemon_db::{control_error, run_script, Daemon, DaemonDb, Files};
 pub use mem::{MemArgs, MemSuite};
 pub use place::{ssh_home, Place, SshPlace};
 pub use role_db::{RoleDb, RolePart};

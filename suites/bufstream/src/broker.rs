@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use rift_control::{shell_quote, start_daemon, stop_daemon, Cmd, DaemonSpec, NodeDirs, Remote};
 use rift_core::{PlugResult, RiftError};
+use rift_suite::control_error as ctl;
 use rift_suite::{Daemon, Files};
 use std::net::IpAddr;
 
@@ -79,10 +80,6 @@ pub struct Broker {
     pub store: IpAddr,
     /// The seed's options.
     pub opts: BrokerOptions,
-}
-
-fn ctl(e: rift_control::ControlError) -> RiftError {
-    RiftError::new("control", e.to_string())
 }
 
 /// Where the config goes.

@@ -10,6 +10,7 @@ use rift_control::{
     Signal,
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
+use rift_suite::control_error as ctl;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -365,10 +366,6 @@ fn client_url(a: IpAddr) -> String {
 
 fn peer_url(a: IpAddr) -> String {
     format!("http://{a}:{PEER_PORT}")
-}
-
-fn ctl(e: rift_control::ControlError) -> RiftError {
-    RiftError::new("control", e.to_string())
 }
 
 fn rift(e: EtcdError) -> RiftError {

@@ -30,6 +30,7 @@ use rift_control::{
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
 use rift_nemesis::Roles;
+use rift_suite::control_error as ctl;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -523,10 +524,6 @@ fn base64url(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-fn ctl(e: rift_control::ControlError) -> RiftError {
-    RiftError::new("control", e.to_string())
 }
 
 fn install(e: KafkaError) -> RiftError {

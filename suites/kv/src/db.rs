@@ -7,6 +7,7 @@ use rift_control::{
     NodeDirs, Remote, Signal,
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
+use rift_suite::control_error as ctl;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -146,10 +147,6 @@ impl KvDb {
         self.remote.exec(node, &cmd).await.map_err(ctl)?;
         Ok(())
     }
-}
-
-fn ctl(e: rift_control::ControlError) -> RiftError {
-    RiftError::new("control", e.to_string())
 }
 
 #[async_trait]

@@ -22,6 +22,7 @@ use rift_control::{
     DaemonSpec, NodeDirs, Remote, Signal,
 };
 use rift_core::{Db, PlugResult, RiftError, TestInfo};
+use rift_suite::control_error as ctl;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -228,10 +229,6 @@ pub struct TikvDb {
     node_bins: tokio::sync::Mutex<BTreeMap<String, Binaries>>,
     pd_gate: Gate,
     kv_gate: Gate,
-}
-
-fn ctl(e: rift_control::ControlError) -> RiftError {
-    RiftError::new("control", e.to_string())
 }
 
 impl TikvDb {
