@@ -3,7 +3,8 @@
 //! does with `max-writes-per-key` 32; 10 processes, realtime edges on) checked under
 //! strict-serializable, and huge-scc.edn.
 //! Run: `cargo run --release -p rift-elle --example bench_elle [TXNS] [KEYS] [WRITES_PER_KEY]`;
-//! with `SAVE_HISTORY=FILE.edn` (or `.jsonl`) the generated history is also written there.
+//! with `SAVE_HISTORY=FILE.edn` (or `.jsonl`) the generated history is also written there;
+//! with `WORKLOAD=rw-register` the generated history is an rw-register one.
 //!
 //! Memory is reported in two parts: the history itself (resident growth while generating it,
 //! per txn) and the checker's own peak above the history (the peak-RSS mark is reset before
@@ -61,7 +62,12 @@ fn main() {
     };
     let rss0 = status_kb("VmRSS:");
     let t = Instant::now();
-    let h = history(Workload::ListAppend, &o, 42);
+    // WORKLOAD=rw-register checks an rw-register history instead.
+    let workload = match std::env::var("WORKLOAD").as_deref() {
+        Ok("rw-register") => Workload::RwRegister,
+        _ => Workload::ListAppend,
+    };
+    let h = history(workload, &o, 42);
     let gen_s = t.elapsed().as_secs_f64();
     let rss1 = status_kb("VmRSS:");
     if let Some(path) = std::env::var_os("SAVE_HISTORY") {
@@ -79,7 +85,7 @@ fn main() {
     reset_peak();
     let base = status_kb("VmRSS:");
     let t = Instant::now();
-    let r = check(Workload::ListAppend, &h, &Options::default());
+    let r = check(workload, &h, &Options::default());
     let s = t.elapsed().as_secs_f64();
     let peak = status_kb("VmHWM:");
     println!(

@@ -15,7 +15,7 @@ pub enum Index<'a> {
     /// List-append.
     Append(&'a AppendIndex<'a>),
     /// Rw-register.
-    Register(&'a RegisterIndex),
+    Register(&'a RegisterIndex<'a>),
 }
 
 fn vj(v: &Value) -> Json {
@@ -67,7 +67,11 @@ pub fn step(ctx: &Ctx, idx: &Index, a: u32, b: u32, rel: u8, an: &str, bn: &str)
                             y.0 == x.0
                                 && (rel == WR && x.2 == y.2
                                     || rel != WR
-                                        && ix.versions.contains(&(x.0, x.2.clone(), y.2.clone())))
+                                        && ix.versions.contains(&(
+                                            x.0,
+                                            crate::txn::VKey::of(x.2),
+                                            crate::txn::VKey::of(y.2),
+                                        )))
                         })
                         .map(|y| (*x, *y))
                 })

@@ -4,7 +4,7 @@
 
 use crate::graph::{self, Builder, Graph, RW, WR, WW};
 use crate::report::{Anomalies, Ctx};
-use crate::txn::Kind;
+use crate::txn::{Kind, VKey};
 use crate::Error;
 use rift_history::{OpType, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -46,19 +46,21 @@ pub fn ext<'a>(t: &crate::txn::Txn<'a>) -> (Vec<ExtMop<'a>>, Vec<ExtMop<'a>>) {
     (reads, writes)
 }
 
+/// The initial state of every register.
+static NIL: Value = Value::Nil;
+
+/// A version edge: key, earlier value, later value (borrowed from the history).
+type Edge<'a> = (u32, &'a Value, &'a Value);
+
 /// The inferred version order.
-pub struct RegisterIndex {
-    /// Version edges (key, v1, v2).
-    pub versions: FxHashSet<(u32, Value, Value)>,
+pub struct RegisterIndex<'a> {
+    /// Version edges (key, v1, v2), values as hash keys (integers inline, so hashing and
+    /// comparing them never touches the history).
+    pub versions: FxHashSet<(u32, VKey<'a>, VKey<'a>)>,
 }
 
 /// Adds the version edges one source implies.
-fn source_edges(
-    ctx: &Ctx,
-    source: usize,
-    order: Option<&Graph>,
-    out: &mut Vec<(u32, Value, Value)>,
-) {
+fn source_edges<'a>(ctx: &Ctx<'a>, source: usize, order: Option<&Graph>, out: &mut Vec<Edge<'a>>) {
     let txns = ctx.txns;
     match source {
         0 => {
@@ -67,7 +69,7 @@ fn source_edges(
                 let reads = if t.ty == OpType::Ok { r } else { Vec::new() };
                 for (k, _, v) in w.into_iter().chain(reads) {
                     if !v.is_nil() {
-                        out.push((k, Value::Nil, v.clone()));
+                        out.push((k, &NIL, v));
                     }
                 }
             }
@@ -78,7 +80,7 @@ fn source_edges(
                 for (k, _, v) in r {
                     if let Some((_, _, v2)) = w.iter().find(|x| x.0 == k) {
                         if !v.is_nil() && v != *v2 {
-                            out.push((k, v.clone(), (*v2).clone()));
+                            out.push((k, v, *v2));
                         }
                     }
                 }
@@ -92,28 +94,28 @@ fn source_edges(
     }
 }
 
-type KeyValues = Vec<(u32, Value)>;
+type KeyValues<'a> = Vec<(u32, &'a Value)>;
 
-fn first_last(t: &crate::txn::Txn) -> (KeyValues, KeyValues) {
+fn first_last<'a>(t: &crate::txn::Txn<'a>) -> (KeyValues<'a>, KeyValues<'a>) {
     let (r, w) = ext(t);
     let ok = t.ty == OpType::Ok;
-    let mut first: Vec<(u32, Value)> = Vec::new();
-    let mut last: Vec<(u32, Value)> = Vec::new();
+    let mut first: KeyValues<'a> = Vec::new();
+    let mut last: KeyValues<'a> = Vec::new();
     if ok {
-        for (k, _, v) in &r {
-            first.push((*k, (*v).clone()));
+        for &(k, _, v) in &r {
+            first.push((k, v));
         }
     }
-    for (k, _, v) in &w {
-        if !first.iter().any(|f| f.0 == *k) {
-            first.push((*k, (*v).clone()));
+    for &(k, _, v) in &w {
+        if !first.iter().any(|f| f.0 == k) {
+            first.push((k, v));
         }
-        last.push((*k, (*v).clone()));
+        last.push((k, v));
     }
     if ok {
-        for (k, _, v) in &r {
-            if !last.iter().any(|l| l.0 == *k) {
-                last.push((*k, (*v).clone()));
+        for &(k, _, v) in &r {
+            if !last.iter().any(|l| l.0 == k) {
+                last.push((k, v));
             }
         }
     }
@@ -122,7 +124,7 @@ fn first_last(t: &crate::txn::Txn) -> (KeyValues, KeyValues) {
 
 /// Version edges from a txn order: the last value of a key in T1 precedes the first value in
 /// each nearest following txn that touches the key.
-fn order_edges(ctx: &Ctx, g: &Graph, out: &mut Vec<(u32, Value, Value)>) {
+fn order_edges<'a>(ctx: &Ctx<'a>, g: &Graph, out: &mut Vec<Edge<'a>>) {
     let txns = &ctx.txns.txns;
     let fl: Vec<_> = txns.iter().map(first_last).collect();
     let mut seen: FxHashMap<u32, u32> = FxHashMap::default();
@@ -143,7 +145,7 @@ fn order_edges(ctx: &Ctx, g: &Graph, out: &mut Vec<(u32, Value, Value)>) {
                     // Versions are not their own successors (Elle's version graphs drop
                     // self-edges).
                     if v1 != v2 {
-                        out.push((*k, v1.clone(), v2.clone()));
+                        out.push((*k, *v1, *v2));
                     }
                 } else {
                     stack.extend(g.out(b).map(|(w, _)| w));
@@ -153,24 +155,24 @@ fn order_edges(ctx: &Ctx, g: &Graph, out: &mut Vec<(u32, Value, Value)>) {
     }
 }
 
-fn cyclic(edges: &[(u32, Value, Value)]) -> Vec<(u32, Vec<Value>)> {
-    let mut by_key: FxHashMap<u32, Vec<(&Value, &Value)>> = FxHashMap::default();
-    for (k, a, b) in edges {
-        by_key.entry(*k).or_default().push((a, b));
+fn cyclic<'a>(edges: &[Edge<'a>]) -> Vec<(u32, Vec<&'a Value>)> {
+    let mut by_key: FxHashMap<u32, Vec<(&'a Value, &'a Value)>> = FxHashMap::default();
+    for &(k, a, b) in edges {
+        by_key.entry(k).or_default().push((a, b));
     }
     let mut out = Vec::new();
     let mut keys: Vec<u32> = by_key.keys().copied().collect();
     keys.sort_unstable();
     for k in keys {
         let es = &by_key[&k];
-        let mut ids: FxHashMap<&Value, u32> = FxHashMap::default();
-        let mut vals: Vec<&Value> = Vec::new();
+        let mut ids: FxHashMap<VKey<'a>, u32> = FxHashMap::default();
+        let mut vals: Vec<&'a Value> = Vec::new();
         let mut b = Builder::default();
         for &(x, y) in es {
             let mut ij = [0u32; 2];
             for (slot, v) in ij.iter_mut().zip([x, y]) {
                 let n = vals.len() as u32;
-                *slot = *ids.entry(v).or_insert(n);
+                *slot = *ids.entry(VKey::of(v)).or_insert(n);
                 if *slot == n {
                     vals.push(v);
                 }
@@ -179,7 +181,7 @@ fn cyclic(edges: &[(u32, Value, Value)]) -> Vec<(u32, Vec<Value>)> {
         }
         let g = b.build(vals.len());
         for scc in graph::sccs(&g, WW) {
-            out.push((k, scc.iter().map(|&i| vals[i as usize].clone()).collect()));
+            out.push((k, scc.iter().map(|&i| vals[i as usize]).collect()));
         }
     }
     out
@@ -187,11 +189,11 @@ fn cyclic(edges: &[(u32, Value, Value)]) -> Vec<(u32, Vec<Value>)> {
 
 /// Builds the version order, reporting cyclic versions; a source whose edges close a cycle
 /// is left out, as Elle does.
-pub fn index(
-    ctx: &Ctx,
+pub fn index<'a>(
+    ctx: &Ctx<'a>,
     sources: &VersionSources,
     out: &mut Anomalies,
-) -> Result<RegisterIndex, Error> {
+) -> Result<RegisterIndex<'a>, Error> {
     let order_graph = |process: bool| {
         let mut b = Builder::default();
         if process {
@@ -211,7 +213,7 @@ pub fn index(
     if sources.linearizable_keys {
         plan.push((2, "linearizable-keys", Some(order_graph(false))));
     }
-    let mut edges: Vec<(u32, Value, Value)> = Vec::new();
+    let mut edges: Vec<Edge<'a>> = Vec::new();
     let mut used: Vec<&str> = Vec::new();
     for (src, name, g) in &plan {
         let mut more = edges.clone();
@@ -233,22 +235,25 @@ pub fn index(
         }
     }
     Ok(RegisterIndex {
-        versions: edges.into_iter().collect(),
+        versions: edges
+            .into_iter()
+            .map(|(k, a, b)| (k, VKey::of(a), VKey::of(b)))
+            .collect(),
     })
 }
 
 /// The wr, ww and rw edges.
-pub fn edges(ctx: &Ctx, idx: &RegisterIndex, b: &mut Builder) -> Result<(), Error> {
+pub fn edges<'a>(ctx: &Ctx<'a>, idx: &RegisterIndex<'a>, b: &mut Builder) -> Result<(), Error> {
     let txns = ctx.txns;
-    let mut writer: FxHashMap<(u32, &Value), u32> = FxHashMap::default();
-    let mut readers: FxHashMap<(u32, &Value), Vec<u32>> = FxHashMap::default();
+    let mut writer: FxHashMap<(u32, VKey<'a>), u32> = FxHashMap::default();
+    let mut readers: FxHashMap<(u32, VKey<'a>), Vec<u32>> = FxHashMap::default();
     for (i, t) in txns.txns.iter().enumerate() {
         if t.ty != OpType::Ok {
             continue;
         }
         let (r, w) = ext(t);
         for (k, _, v) in w {
-            if let Some(other) = writer.insert((k, v), i as u32) {
+            if let Some(other) = writer.insert((k, VKey::of(v)), i as u32) {
                 if other != i as u32 {
                     return Err(Error::DuplicateWrite {
                         key: txns.keys[k as usize].to_string(),
@@ -258,24 +263,24 @@ pub fn edges(ctx: &Ctx, idx: &RegisterIndex, b: &mut Builder) -> Result<(), Erro
             }
         }
         for (k, _, v) in r {
-            readers.entry((k, v)).or_default().push(i as u32);
+            readers.entry((k, VKey::of(v))).or_default().push(i as u32);
         }
     }
-    for ((k, v), rs) in &readers {
-        if let Some(&w) = writer.get(&(*k, *v)) {
+    for (kv, rs) in &readers {
+        if let Some(&w) = writer.get(kv) {
             for &r in rs {
                 b.link(w, r, WR);
             }
         }
     }
-    for (k, v1, v2) in &idx.versions {
-        let Some(&w2) = writer.get(&(*k, v2)) else {
+    for &(k, v1, v2) in &idx.versions {
+        let Some(&w2) = writer.get(&(k, v2)) else {
             continue;
         };
-        if let Some(&w1) = writer.get(&(*k, v1)) {
+        if let Some(&w1) = writer.get(&(k, v1)) {
             b.link(w1, w2, WW);
         }
-        for &r in readers.get(&(*k, v1)).into_iter().flatten() {
+        for &r in readers.get(&(k, v1)).into_iter().flatten() {
             b.link(r, w2, RW);
         }
     }
@@ -285,18 +290,18 @@ pub fn edges(ctx: &Ctx, idx: &RegisterIndex, b: &mut Builder) -> Result<(), Erro
 /// Non-cyclic anomalies: G1a, G1b, internal, lost update, garbage reads.
 pub fn anomalies(ctx: &Ctx, out: &mut Anomalies) {
     let txns = ctx.txns;
-    let mut failed: FxHashMap<(u32, &Value), u32> = FxHashMap::default();
-    let mut intermediate: FxHashMap<(u32, &Value), u32> = FxHashMap::default();
-    let mut written: FxHashSet<(u32, &Value)> = FxHashSet::default();
+    let mut failed: FxHashMap<(u32, VKey), u32> = FxHashMap::default();
+    let mut intermediate: FxHashMap<(u32, VKey), u32> = FxHashMap::default();
+    let mut written: FxHashSet<(u32, VKey)> = FxHashSet::default();
     for (i, t) in txns.txns.iter().enumerate() {
         let mut last: FxHashMap<u32, &Value> = FxHashMap::default();
         for mop in t.mops.iter().filter(|m| m.kind == Kind::Write) {
-            written.insert((mop.key, mop.value));
+            written.insert((mop.key, mop.vkey()));
             if t.ty == OpType::Fail {
-                failed.insert((mop.key, mop.value), i as u32);
+                failed.insert((mop.key, mop.vkey()), i as u32);
             }
             if let Some(prev) = last.insert(mop.key, mop.value) {
-                intermediate.insert((mop.key, prev), i as u32);
+                intermediate.insert((mop.key, VKey::of(prev)), i as u32);
             }
         }
     }
@@ -328,18 +333,19 @@ pub fn anomalies(ctx: &Ctx, out: &mut Anomalies) {
             if v.is_nil() {
                 continue;
             }
-            if let Some(&w) = failed.get(&(mop.key, v)) {
+            let vk = mop.vkey();
+            if let Some(&w) = failed.get(&(mop.key, vk)) {
                 out.add(
                     "G1a",
                     json!({"op": ctx.op_json(i), "mop": ctx.mop_json(i, m), "writer": ctx.op_json(w)}),
                 );
-            } else if !written.contains(&(mop.key, v)) {
+            } else if !written.contains(&(mop.key, vk)) {
                 out.add(
                     "garbage-read",
                     json!({"op": ctx.op_json(i), "mop": ctx.mop_json(i, m)}),
                 );
             }
-            if let Some(&w) = intermediate.get(&(mop.key, v)) {
+            if let Some(&w) = intermediate.get(&(mop.key, vk)) {
                 if w != i {
                     out.add(
                         "G1b",
