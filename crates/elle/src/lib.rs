@@ -219,12 +219,31 @@ fn analyze_inner(
     };
     let mut found = report::Anomalies::default();
     let mut b = graph::Builder::default();
+    // Realtime or process edges, for the cycle types the models ask about.
+    let order_edges = |b: &mut graph::Builder| {
+        if wants("-realtime") {
+            graph::realtime_edges(history, &txns, b);
+        } else if wants("-process") {
+            graph::process_edges(history, &txns, b);
+        }
+    };
+    // The non-cyclic anomalies are looked for on a second thread while this one builds the
+    // graph: both only read the transactions and the index.
     let (aidx, ridx);
     let (index, priority): (explain::Index, &[u8]) = match workload {
         Workload::ListAppend => {
             aidx = append::index(&txns)?;
-            append::anomalies(&ctx, &aidx, &mut found);
-            append::edges(&txns, &aidx, &mut b);
+            let more = std::thread::scope(|s| {
+                let scan = s.spawn(|| {
+                    let mut more = report::Anomalies::default();
+                    append::anomalies(&ctx, &aidx, &mut more);
+                    more
+                });
+                append::edges(&txns, &aidx, &mut b);
+                order_edges(&mut b);
+                scan.join()
+            });
+            found.extend(more.unwrap_or_else(|p| std::panic::resume_unwind(p)));
             (
                 explain::Index::Append(&aidx),
                 &[
@@ -238,8 +257,20 @@ fn analyze_inner(
         }
         Workload::RwRegister => {
             ridx = register::index(&ctx, &opts.sources, &mut found)?;
-            register::anomalies(&ctx, &mut found);
-            register::edges(&ctx, &ridx, &mut b)?;
+            let (more, graph) = std::thread::scope(|s| {
+                let scan = s.spawn(|| {
+                    let mut more = report::Anomalies::default();
+                    register::anomalies(&ctx, &mut more);
+                    more
+                });
+                let graph = register::edges(&ctx, &ridx, &mut b);
+                if graph.is_ok() {
+                    order_edges(&mut b);
+                }
+                (scan.join(), graph)
+            });
+            found.extend(more.unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            graph?;
             (
                 explain::Index::Register(&ridx),
                 &[
@@ -252,11 +283,6 @@ fn analyze_inner(
             )
         }
     };
-    if wants("-realtime") {
-        graph::realtime_edges(history, &txns, &mut b);
-    } else if wants("-process") {
-        graph::process_edges(history, &txns, &mut b);
-    }
     let g = b.build(txns.txns.len());
     if g.edge_count() == 0 {
         found
