@@ -63,6 +63,7 @@
 
 #![warn(missing_docs)]
 
+mod chunked;
 pub mod edn;
 pub mod error;
 pub mod format;

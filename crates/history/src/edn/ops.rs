@@ -257,6 +257,61 @@ fn read_op(p: &mut Parser, closer: Option<u8>) -> Result<Option<Op>> {
 /// line) or one vector or list of op maps (Knossos data files). Ops without `:index` get their
 /// position.
 pub fn read_edn_bytes(bytes: &[u8], path: Option<&Path>) -> Result<Vec<Op>> {
+    // A big input of op maps one per line is read in pieces on every core when each piece
+    // reads cleanly on its own (no value spans a cut, no error); else in one pass, which
+    // names the right line and column.
+    if let Some((threads, pieces)) = crate::chunked::plan(bytes.len()) {
+        if let Some(ops) = read_edn_pieces(bytes, path, threads, pieces) {
+            return Ok(ops);
+        }
+    }
+    read_edn_one_pass(bytes, path)
+}
+
+/// Reads EDN op maps in about `pieces` pieces (cut at line ends) on `threads` threads; None
+/// unless every piece reads cleanly on its own (then the caller reads it in one pass).
+///
+/// Why a clean read of every piece is the one-pass read: a cut inside a top-level value
+/// leaves the piece holding its start with that value unclosed (or a string unterminated,
+/// or a tag, discard or metadata prefix waiting for its value), an error; tokens other than
+/// strings never span a newline. So when every piece reads cleanly, each cut lies between
+/// top-level values, where one pass is at top level too.
+fn read_edn_pieces(
+    bytes: &[u8],
+    path: Option<&Path>,
+    threads: usize,
+    pieces: usize,
+) -> Option<Vec<Op>> {
+    let piece = |r: std::ops::Range<usize>| {
+        let start = r.start;
+        let chunk = &bytes[r];
+        // A vector or list of ops (a Knossos file) is read in one pass; so is a piece that
+        // starts with a byte order mark (only the file's own first one is skipped as such).
+        if start == 0 && first_byte(chunk).is_some_and(|b| b == b'[' || b == b'(')
+            || start > 0 && chunk.starts_with(b"\xef\xbb\xbf")
+        {
+            return None;
+        }
+        let mut p = Parser::new(chunk, path);
+        let mut ops = Vec::with_capacity(chunk.len() / 128 + 1);
+        while let Some(op) = read_op(&mut p, None).ok()? {
+            ops.push(op);
+        }
+        Some(ops)
+    };
+    let mut ops = crate::chunked::read_pieces(bytes, threads, pieces, piece)?;
+    crate::chunked::number_unindexed(&mut ops);
+    Some(ops)
+}
+
+/// The first byte that is not whitespace, a comma, a comment or a byte order mark.
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    let mut p = Parser::new(bytes, None);
+    p.skip_ws();
+    p.peek()
+}
+
+fn read_edn_one_pass(bytes: &[u8], path: Option<&Path>) -> Result<Vec<Op>> {
     let mut p = Parser::new(bytes, path);
     let mut ops = Vec::with_capacity(bytes.len() / 128 + 1);
     p.skip_ws();
@@ -335,5 +390,66 @@ pub fn parse_values(text: &str) -> Result<Vec<Value>> {
             Next::Eof => return Ok(out),
             Next::Close(c) => return Err(p.err(at, None, format!("unexpected `{}`", c as char))),
         }
+    }
+}
+
+#[cfg(test)]
+mod piece_tests {
+    use super::*;
+
+    /// Ops one per line, some with an index and some without, comments and blank lines.
+    fn lines(n: usize) -> String {
+        let mut s = String::from("; a comment line\n");
+        for i in 0..n {
+            match i % 4 {
+                0 => s += &format!("{{:index {i}, :type :invoke, :process {}, :f :txn, :value [[:append {} {i}] [:r 3 nil]]}}\n", i % 7, i % 5),
+                1 => s += &format!("{{:type :ok, :process {}, :f :read, :value #{{1 2 \"s {i}\"}}}} ; trailing\n", i % 7),
+                2 => s += "\n#jepsen.history.Op{:index 99, :time 5, :type :info, :process :nemesis, :f :kill, :value nil}\n",
+                _ => s += &format!("{{:type :fail, :process {}, :f :write, :value {{:k \"v\\nw\"}}, :error [:timeout]}}\n", i % 7),
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn pieces_read_what_one_pass_reads() {
+        let text = lines(200);
+        let one = read_edn_one_pass(text.as_bytes(), None).unwrap();
+        for pieces in [1, 2, 3, 7, 50, 400] {
+            let got = read_edn_pieces(text.as_bytes(), None, 3, pieces);
+            assert_eq!(got.as_ref(), Some(&one), "{pieces} pieces");
+        }
+    }
+
+    #[test]
+    fn a_value_across_a_cut_or_an_error_falls_back_to_one_pass() {
+        // Every cut that lands inside the multi-line op makes its piece fail.
+        let mut text = lines(20);
+        text += "{:type :ok, :process 1, :f :read,\n :value [1\n 2\n 3]}\n";
+        text += &lines(20);
+        let one = read_edn_one_pass(text.as_bytes(), None).unwrap();
+        for pieces in 1..60 {
+            if let Some(got) = read_edn_pieces(text.as_bytes(), None, 2, pieces) {
+                assert_eq!(got, one, "{pieces} pieces");
+            }
+        }
+        assert_eq!(read_edn_pieces(text.as_bytes(), None, 2, 1), Some(one));
+        // A string across lines, a discard before a cut, a bad op: never a different answer.
+        for bad in [
+            "{:type :ok, :process 1, :value \"a\nb\"}\n",
+            "#_\n{:type :ok}\n",
+            "{:process 1}\n",
+        ] {
+            let text = format!("{}{bad}{}", lines(10), lines(10));
+            let one = read_edn_one_pass(text.as_bytes(), None);
+            for pieces in 1..40 {
+                if let Some(got) = read_edn_pieces(text.as_bytes(), None, 2, pieces) {
+                    assert_eq!(one.as_ref().ok(), Some(&got), "{bad:?} {pieces}");
+                }
+            }
+        }
+        // A vector of ops is read in one pass.
+        let v = "[{:type :invoke, :process 0, :f :read}\n{:type :ok, :process 0, :f :read}]\n";
+        assert_eq!(read_edn_pieces(v.as_bytes(), None, 2, 4), None);
     }
 }

@@ -338,6 +338,41 @@ pub fn read_jsonl_bytes(bytes: &[u8], path: Option<&Path>) -> Result<(Vec<Op>, R
 }
 
 fn read_jsonl_str(text: &str, path: Option<&Path>) -> Result<(Vec<Op>, ReadReport)> {
+    // A big input is read in pieces on every core when each piece reads cleanly; else (an
+    // error, a torn last line) in one pass, which names the right line.
+    if let Some((threads, pieces)) = crate::chunked::plan(text.len()) {
+        if let Some(ops) = read_jsonl_pieces(text, path, threads, pieces) {
+            return Ok((ops, ReadReport::default()));
+        }
+    }
+    read_jsonl_lines(text, path, true)
+}
+
+/// Reads JSONL in about `pieces` pieces on `threads` threads; None unless every piece reads
+/// cleanly (then the caller reads it in one pass).
+fn read_jsonl_pieces(
+    text: &str,
+    path: Option<&Path>,
+    threads: usize,
+    pieces: usize,
+) -> Option<Vec<Op>> {
+    // Pieces end right after a `\n`, a character boundary: each is a &str of its own.
+    let piece = |r: std::ops::Range<usize>| match read_jsonl_lines(&text[r], path, false) {
+        Ok((ops, report)) if report.truncated_line.is_none() => Some(ops),
+        _ => None,
+    };
+    let mut ops = crate::chunked::read_pieces(text.as_bytes(), threads, pieces, piece)?;
+    crate::chunked::number_unindexed(&mut ops);
+    Some(ops)
+}
+
+/// Reads JSONL lines in one pass; `number` gives ops without an index their position (else
+/// they keep `u64::MAX`).
+fn read_jsonl_lines(
+    text: &str,
+    path: Option<&Path>,
+    number: bool,
+) -> Result<(Vec<Op>, ReadReport)> {
     let mut ops = Vec::with_capacity(text.len() / 100 + 1);
     let mut report = ReadReport::default();
     let mut line_no = 0u64;
@@ -353,7 +388,7 @@ fn read_jsonl_str(text: &str, path: Option<&Path>) -> Result<(Vec<Op>, ReadRepor
         match parse_line_with(line, &mut scratch) {
             Ok(None) => {}
             Ok(Some(mut op)) => {
-                if op.index == u64::MAX {
+                if number && op.index == u64::MAX {
                     op.index = ops.len() as u64;
                 }
                 ops.push(op);
@@ -549,5 +584,52 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                 ))),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod piece_tests {
+    use super::*;
+
+    fn lines(n: usize) -> String {
+        let mut s = String::new();
+        for i in 0..n {
+            match i % 3 {
+                0 => s += &format!("{{\"index\":{i},\"type\":\"invoke\",\"process\":{},\"f\":\"txn\",\"value\":[[\"append\",{},{i}],[\"r\",3,null]]}}\n", i % 7, i % 5),
+                1 => s += &format!("{{\"type\":\"ok\",\"process\":{},\"f\":\"read\",\"value\":{{\"~set\":[1,\"~ss {i}\"]}}}}\n\n", i % 7),
+                _ => s += &format!("{{\"type\":\"fail\",\"process\":{},\"f\":\"write\",\"value\":{{\"k\":\"v\\nw\"}},\"error\":[\"timeout\"]}}\n", i % 7),
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn pieces_read_what_one_pass_reads() {
+        let text = lines(300);
+        let (one, _) = read_jsonl_lines(&text, None, true).unwrap();
+        assert_eq!(one.len(), 300);
+        for pieces in [1, 2, 3, 7, 50, 600] {
+            assert_eq!(
+                read_jsonl_pieces(&text, None, 3, pieces).as_ref(),
+                Some(&one),
+                "{pieces}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_or_a_torn_last_line_falls_back_to_one_pass() {
+        let bad = format!(
+            "{}{{\"type\":\"ok\",\"process\":1,\n{}",
+            lines(20),
+            lines(20)
+        );
+        for pieces in 1..40 {
+            assert_eq!(read_jsonl_pieces(&bad, None, 2, pieces), None, "{pieces}");
+        }
+        let torn = format!("{}{{\"type\":\"ok\",\"pro", lines(20));
+        assert_eq!(read_jsonl_pieces(&torn, None, 2, 5), None);
+        let (ops, report) = read_jsonl_str(&torn, None).unwrap();
+        assert_eq!((ops.len(), report.truncated_line), (20, Some(28))); // 27 lines before it
     }
 }
