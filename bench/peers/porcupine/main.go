@@ -86,54 +86,61 @@ var registerModel = porcupine.Model{
 	},
 }
 
-// parseEtcd reads a Jepsen etcd log ("INFO  jepsen.util - <process>\t:<type>\t:<f>\t<value>").
-func parseEtcd(path string) ([]porcupine.Event, error) {
+// eachLine calls fn with every line of a file and its 1-based number, until fn fails.
+func eachLine(path string, fn func(line int, text string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		if err := fn(line, sc.Text()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// parseEtcd reads a Jepsen etcd log ("INFO  jepsen.util - <process>\t:<type>\t:<f>\t<value>").
+func parseEtcd(path string) ([]porcupine.Event, error) {
 	var events []porcupine.Event
 	open := map[int]int{} // process -> id of its pending call
 	var endless []int     // process, id pairs of calls that never return
 	next := 0
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
+	err := eachLine(path, func(line int, text string) error {
 		i := strings.Index(text, "jepsen.util - ")
 		if i < 0 {
-			continue
+			return nil
 		}
 		fields := strings.Split(strings.TrimSpace(text[i+len("jepsen.util - "):]), "\t")
 		if len(fields) < 4 {
-			continue
+			return nil
 		}
 		proc, err := strconv.Atoi(strings.TrimSpace(fields[0]))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: process %q: %v", path, line, fields[0], err)
+			return fmt.Errorf("%s:%d: process %q: %v", path, line, fields[0], err)
 		}
 		typ, fn, val := strings.TrimSpace(fields[1]), strings.TrimSpace(fields[2]), strings.TrimSpace(fields[3])
 		if typ == ":invoke" {
 			in, err := regInput(fn, val)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+				return fmt.Errorf("%s:%d: %v", path, line, err)
 			}
 			events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.CallEvent, Value: in, Id: next})
 			open[proc] = next
 			next++
-			continue
+			return nil
 		}
 		id, ok := open[proc]
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: process %d completes with no invocation", path, line, proc)
+			return fmt.Errorf("%s:%d: process %d completes with no invocation", path, line, proc)
 		}
 		delete(open, proc)
 		if typ == ":info" {
 			// It may take effect at any later time: it never returns.
 			endless = append(endless, proc, id)
-			continue
+			return nil
 		}
 		var out regOut
 		switch {
@@ -144,7 +151,7 @@ func parseEtcd(path string) ([]porcupine.Event, error) {
 			if val != "nil" {
 				v, err := strconv.Atoi(val)
 				if err != nil {
-					return nil, fmt.Errorf("%s:%d: read value %q: %v", path, line, val, err)
+					return fmt.Errorf("%s:%d: read value %q: %v", path, line, val, err)
 				}
 				out.present, out.value = true, v
 			}
@@ -152,8 +159,9 @@ func parseEtcd(path string) ([]porcupine.Event, error) {
 			out.ok = typ == ":ok"
 		}
 		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: out, Id: id})
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	// Calls that ended :info or never ended may have happened at any later time: they
@@ -319,33 +327,24 @@ func kvField(line, name string) (string, bool) {
 }
 
 func parseKv(path string) ([]porcupine.Event, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var events []porcupine.Event
 	open := map[int]int{}
 	pending := map[int]kvIn{}
 	next := 0
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
+	err := eachLine(path, func(line int, text string) error {
 		if strings.TrimSpace(text) == "" {
-			continue
+			return nil
 		}
 		ps, ok1 := kvField(text, ":process")
 		typ, ok2 := kvField(text, ":type")
 		fn, ok3 := kvField(text, ":f")
 		key, ok4 := kvField(text, ":key")
 		if !(ok1 && ok2 && ok3 && ok4) {
-			return nil, fmt.Errorf("%s:%d: needs :process, :type, :f and :key", path, line)
+			return fmt.Errorf("%s:%d: needs :process, :type, :f and :key", path, line)
 		}
 		proc, err := strconv.Atoi(ps)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: :process %q: %v", path, line, ps, err)
+			return fmt.Errorf("%s:%d: :process %q: %v", path, line, ps, err)
 		}
 		value, _ := kvField(text, ":value")
 		if value == "nil" {
@@ -357,14 +356,14 @@ func parseKv(path string) ([]porcupine.Event, error) {
 			open[proc] = next
 			pending[proc] = in
 			next++
-			continue
+			return nil
 		}
 		id, ok := open[proc]
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: process %d completes with no invocation", path, line, proc)
+			return fmt.Errorf("%s:%d: process %d completes with no invocation", path, line, proc)
 		}
 		if typ != ":ok" {
-			return nil, fmt.Errorf("%s:%d: :type %s: these histories hold only :invoke and :ok", path, line, typ)
+			return fmt.Errorf("%s:%d: :type %s: these histories hold only :invoke and :ok", path, line, typ)
 		}
 		delete(open, proc)
 		out := kvOut{}
@@ -372,8 +371,9 @@ func parseKv(path string) ([]porcupine.Event, error) {
 			out.value = value
 		}
 		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: out, Id: id})
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(open) > 0 {
