@@ -153,7 +153,10 @@ impl<'m> States<'m> {
         id
     }
 
-    fn step(&mut self, state: u32, call: u32, part: &Partition) -> Option<u32> {
+    /// The state after `call` in `state` (None: illegal), memoised. A `pure` call (the
+    /// model's [`Model::is_read_only`]) leaves the state as it is: its successor is not
+    /// hashed and looked up again.
+    fn step(&mut self, state: u32, call: u32, part: &Partition, pure: bool) -> Option<u32> {
         let ncalls = part.calls.len();
         let dense_at = (state as usize) * ncalls + call as usize;
         let cached = if (state as usize) < self.dense_states {
@@ -169,6 +172,13 @@ impl<'m> States<'m> {
             .model
             .step(&self.values[state as usize], &part.calls[call as usize]);
         let t = match next {
+            Some(v) if pure => {
+                debug_assert!(
+                    same_state(&v, &self.values[state as usize]),
+                    "a read-only call changed the state"
+                );
+                state
+            }
             Some(v) => self.intern(v),
             None => FAIL,
         };
@@ -604,7 +614,7 @@ impl<'a, 'm> Search<'a, 'm> {
                 x = self.links.next[x as usize];
                 continue;
             }
-            if self.states.step(state, call, self.part) != Some(state) {
+            if self.states.step(state, call, self.part, true) != Some(state) {
                 if !self.read_may_succeed(op, state) {
                     return false;
                 }
@@ -632,7 +642,8 @@ impl<'a, 'm> Search<'a, 'm> {
     fn try_linearize(&mut self, op: u32) -> bool {
         self.counters.steps += 1;
         let call = self.part.ops[op as usize].call;
-        let Some(next) = self.states.step(self.state, call, self.part) else {
+        let pure = self.pure[call as usize];
+        let Some(next) = self.states.step(self.state, call, self.part, pure) else {
             return false;
         };
         self.toggle(op);
